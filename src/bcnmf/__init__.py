@@ -1,0 +1,13 @@
+"""bcnmf: background-contrastive non-negative matrix factorization and an NMF toolkit.
+
+Rows are samples and columns features, as in scikit-learn and AnnData: ``X ~ W @ H`` with usages
+``W`` (samples x k) and loadings ``H`` (k x features).
+"""
+
+from bcnmf import datasets
+from bcnmf.models import BCNMF, NMF, AlphaTooLargeWarning, UnstableFitError
+from bcnmf.validation import DataWarning
+
+__version__ = "0.1.0"
+
+__all__ = ["BCNMF", "NMF", "AlphaTooLargeWarning", "DataWarning", "UnstableFitError", "datasets", "__version__"]

@@ -1,0 +1,24 @@
+"""Array kernels: how products and element-wise ratios are evaluated for dense and sparse input.
+
+Losses call these helpers instead of touching storage formats, so that a loss is written once
+for NumPy arrays and SciPy CSR matrices alike.
+"""
+
+from bcnmf.backend.arrays import (
+    column_sums,
+    is_sparse,
+    row_chunks,
+    squared_norm,
+    to_dense_rows,
+)
+from bcnmf.backend.sparse import sampled_dot, sparse_like
+
+__all__ = [
+    "column_sums",
+    "is_sparse",
+    "row_chunks",
+    "sampled_dot",
+    "sparse_like",
+    "squared_norm",
+    "to_dense_rows",
+]

@@ -1,0 +1,42 @@
+"""Storage-agnostic helpers over dense NumPy arrays and SciPy CSR matrices."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import scipy.sparse as sp
+
+#: Largest dense intermediate (in elements) a loss may build for one chunk of rows. Sparse
+#: input must never be densified whole; 2**22 float32 elements is 16 MiB.
+MAX_CHUNK_ELEMENTS = 2**22
+
+
+def is_sparse(X: object) -> bool:
+    """Return True for any SciPy sparse matrix or array."""
+    return sp.issparse(X)
+
+
+def row_chunks(n_rows: int, n_cols: int, max_elements: int = MAX_CHUNK_ELEMENTS) -> Iterator[slice]:
+    """Yield row slices whose dense ``rows x n_cols`` block holds at most ``max_elements``."""
+    step = max(1, max_elements // max(n_cols, 1))
+    for start in range(0, n_rows, step):
+        yield slice(start, min(start + step, n_rows))
+
+
+def to_dense_rows(X, rows: slice) -> np.ndarray:
+    """Dense copy of a slice of rows (only ever called on a bounded chunk)."""
+    block = X[rows]
+    return block.toarray() if is_sparse(block) else np.asarray(block)
+
+
+def column_sums(X) -> np.ndarray:
+    """Sum over rows as a 1-D float64 array, for dense or sparse ``X``."""
+    return np.asarray(X.sum(axis=0, dtype=np.float64)).ravel()
+
+
+def squared_norm(X) -> float:
+    """Squared Frobenius norm accumulated in float64."""
+    data = X.data if is_sparse(X) else np.ravel(X)
+    data = data.astype(np.float64, copy=False)
+    return float(data @ data)

@@ -1,0 +1,51 @@
+"""Kernels that evaluate a low-rank product only where a sparse matrix has entries.
+
+Count losses need ``X / (W H)`` at the non-zeros of ``X`` only; computing ``W H`` densely would
+cost ``n * p * k`` memory traffic and, for single-cell data, 10-20 times more work than needed.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _sampled_dot_csr(indptr, indices, W, Ht, out):  # pragma: no cover - compiled
+    n_rows = indptr.shape[0] - 1
+    k = W.shape[1]
+    for i in numba.prange(n_rows):
+        for pos in range(indptr[i], indptr[i + 1]):
+            j = indices[pos]
+            acc = 0.0
+            for q in range(k):
+                acc += W[i, q] * Ht[j, q]
+            out[pos] = acc
+
+
+def sampled_dot(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """Values of ``W @ H`` at the stored entries of CSR ``X``, in ``X.data`` order.
+
+    Parameters
+    ----------
+    X : scipy.sparse.csr_matrix, shape (n, p)
+        Sparsity pattern to evaluate on.
+    W : ndarray, shape (n, k)
+    H : ndarray, shape (k, p)
+
+    Returns
+    -------
+    ndarray, shape (X.nnz,)
+        ``(W @ H)[i, j]`` for every stored ``(i, j)``, in the dtype of ``W``.
+    """
+    W = np.ascontiguousarray(W)
+    Ht = np.ascontiguousarray(H.T, dtype=W.dtype)
+    out = np.empty(X.indices.shape[0], dtype=W.dtype)
+    _sampled_dot_csr(X.indptr, X.indices, W, Ht, out)
+    return out
+
+
+def sparse_like(X: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
+    """A CSR matrix with the sparsity pattern of ``X`` and new ``data`` (pattern arrays shared)."""
+    return sp.csr_matrix((data, X.indices, X.indptr), shape=X.shape, copy=False)

@@ -1,0 +1,145 @@
+"""The one multiplicative-update engine behind every model.
+
+A model is a list of :class:`Term` objects, each a dataset ``X ~ W @ H`` with its own usages ``W``,
+its own loss and a signed weight, all sharing the loadings ``H``. Plain NMF is one term of weight 1;
+bcNMF is a target term of weight 1 and a background term of weight ``-alpha``. With the gradient of
+each loss split as ``pos - neg`` (both non-negative):
+
+* ``W`` of a term moves by ``(neg / pos) ** gamma`` of its own loss (an ordinary NMF step);
+* ``H`` moves by ``(sum_+ w neg + sum_- |w| pos) / (sum_+ w pos + sum_- |w| neg)`` to the power
+  ``gamma * damping``: a term with a negative weight swaps its parts, which is the contrastive step.
+
+Penalties add to ``pos``: ``l1 + l2 * factor`` (L1 and squared-L2 on the factor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bcnmf.losses import EPSILON, Loss
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """Elastic-net penalty ``l1 * sum(F) + 0.5 * l2 * ||F||^2`` on a factor ``F``."""
+
+    l1: float = 0.0
+    l2: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.l1 > 0 or self.l2 > 0
+
+    def value(self, F: np.ndarray) -> float:
+        if not self.active:
+            return 0.0
+        F64 = F.astype(np.float64, copy=False)
+        return self.l1 * float(F64.sum()) + 0.5 * self.l2 * float(np.sum(F64 * F64))
+
+    def add_to_pos(self, pos: np.ndarray, F: np.ndarray) -> np.ndarray:
+        if self.l1 > 0:
+            pos = pos + self.l1
+        if self.l2 > 0:
+            pos = pos + self.l2 * F
+        return pos
+
+
+@dataclass
+class Term:
+    """One dataset in a model: ``X ~ W @ H`` under ``loss``, weighted by ``weight`` in the objective.
+
+    Attributes
+    ----------
+    X : ndarray or scipy.sparse.csr_matrix, shape (n, p)
+    W : ndarray, shape (n, k)
+        Usages, updated in place by :func:`update_usages`.
+    loss : Loss
+    weight : float
+        Signed weight in the objective; negative for contrastive (background) terms.
+    penalty : Penalty
+        Penalty on ``W``.
+    """
+
+    X: object
+    W: np.ndarray
+    loss: Loss
+    weight: float = 1.0
+    penalty: Penalty = field(default_factory=Penalty)
+
+    def divergence(self, H: np.ndarray) -> float:
+        return self.loss.value(self.X, self.W, H)
+
+
+def _step(F: np.ndarray, neg: np.ndarray, pos: np.ndarray, exponent: float) -> None:
+    """In-place ``F *= (neg / pos) ** exponent`` with a floor on ``pos``."""
+    ratio = neg / np.maximum(pos, EPSILON)
+    if exponent != 1.0:
+        np.power(ratio, exponent, out=ratio)
+    F *= ratio
+
+
+def update_usages(term: Term, H: np.ndarray) -> None:
+    """One multiplicative step on ``term.W`` with ``H`` fixed; never increases the term's loss."""
+    neg, pos = term.loss.w_parts(term.X, term.W, H)
+    _step(term.W, neg, term.penalty.add_to_pos(pos, term.W), term.loss.mu_exponent)
+
+
+def update_loadings(terms: list[Term], H: np.ndarray, penalty: Penalty = Penalty(), damping: float = 1.0) -> None:
+    """One (contrastive) multiplicative step on the shared loadings ``H``, in place."""
+    numerator = np.zeros_like(H)
+    denominator = np.zeros_like(H)
+    for term in terms:
+        neg, pos = term.loss.h_parts(term.X, term.W, H)
+        if term.weight >= 0:
+            numerator += term.weight * neg
+            denominator += term.weight * pos
+        else:
+            numerator -= term.weight * pos
+            denominator -= term.weight * neg
+    denominator = penalty.add_to_pos(denominator, H)
+    exponent = damping * min(term.loss.mu_exponent for term in terms)
+    _step(H, numerator, denominator, exponent)
+
+
+def objective(terms: list[Term], H: np.ndarray, penalty: Penalty = Penalty()) -> tuple[float, float, list[float]]:
+    """``(objective, scale, divergences)``: the weighted sum of divergences plus penalties; the
+    same sum with absolute weights, which is the yardstick for relative changes; and each term's
+    divergence alone."""
+    total = penalty.value(H)
+    scale = total
+    divergences = []
+    for term in terms:
+        divergences.append(term.divergence(H))
+        d = divergences[-1] + term.penalty.value(term.W)
+        total += term.weight * d
+        scale += abs(term.weight) * d
+    return total, scale, divergences
+
+
+def normalize_loadings(terms: list[Term], H: np.ndarray) -> None:
+    """Scale each row of ``H`` to sum to one and move the scale into every term's usages.
+
+    All losses here are invariant to ``W D, D^-1 H``; fixing the scale removes the direction in
+    which contrastive updates otherwise drift (loadings to 1e18, usages to 1e-18).
+    """
+    sums = H.sum(axis=1)
+    sums = np.where(sums > 0, sums, 1.0).astype(H.dtype)
+    H /= sums[:, None]
+    for term in terms:
+        term.W *= sums[None, :]
+
+
+def cap_modelled_totals(term: Term, H: np.ndarray, caps: np.ndarray) -> None:
+    """Scale down columns of ``H`` where the modelled total of ``term`` exceeds ``caps``.
+
+    ``(W.sum(0) @ H)[j]`` is what the model predicts for feature ``j`` summed over the term's
+    samples. Likelihoods that penalise over-estimation sub-linearly (NB, ZINB, beta < 1) let a
+    contrastive fit pile loadings onto features neither dataset expresses; the cap removes that
+    escape at the cost of one ``k x p`` product.
+    """
+    totals = term.W.sum(axis=0) @ H
+    excess = totals > caps
+    if np.any(excess):
+        H[:, excess] *= (caps[excess] / totals[excess]).astype(H.dtype)

@@ -1,0 +1,173 @@
+"""The contract every loss implements, and the shared machinery of element-wise losses.
+
+A loss ``D(X | V)`` with ``V = W @ H (+ offset)`` supplies its value and the two non-negative parts
+of its gradients, ``grad = pos - neg``, with respect to ``H`` (summed over the rows it is given) and
+to ``W`` (one row per sample). The multiplicative-update engine only ever sees those parts, which
+is what lets one engine serve every likelihood.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from bcnmf.backend import is_sparse, row_chunks, sampled_dot, sparse_like
+
+#: Floor for model values in denominators and logarithms. Matches scikit-learn's choice so that
+#: our multiplicative updates and theirs agree to rounding on the same data.
+EPSILON = float(np.finfo(np.float32).eps)
+
+
+class Loss(ABC):
+    """A divergence between data ``X`` and the low-rank model ``W @ H + offset``.
+
+    Parameters
+    ----------
+    offset : ndarray of shape (n_features,), optional
+        A per-feature floor added to the model. Count likelihoods are unbounded as the model goes
+        to zero where data are positive; contrastive objectives exploit that, so bcNMF adds a small
+        offset to keep its objective bounded below.
+    """
+
+    #: Short name used in messages and in ``loss=`` arguments.
+    name: str = ""
+    #: Exponent of the multiplicative step under which plain NMF provably does not increase this
+    #: loss (Fevotte & Idier 2011).
+    mu_exponent: float = 1.0
+    #: True where ``D(x | v) -> inf`` as ``v -> 0`` for ``x > 0``: such losses need an offset in
+    #: contrastive models.
+    unbounded_at_zero: bool = False
+
+    def __init__(self, offset: np.ndarray | None = None) -> None:
+        self.offset = offset
+
+    @abstractmethod
+    def value(self, X, W: np.ndarray, H: np.ndarray) -> float:
+        """Total divergence summed over all entries (float64)."""
+
+    @abstractmethod
+    def h_parts(self, X, W: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(neg, pos)`` parts of the gradient with respect to ``H``, each ``(k, p)``."""
+
+    @abstractmethod
+    def w_parts(self, X, W: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(neg, pos)`` parts of the gradient with respect to ``W``, each ``(n, k)``."""
+
+    def fit_nuisance(self, X, W: np.ndarray, H: np.ndarray) -> None:  # noqa: B027 - optional hook
+        """Re-estimate parameters that are not factors (dispersion, zero inflation); default none."""
+
+    def freeze_nuisance(self) -> None:  # noqa: B027 - optional hook
+        """Keep the current nuisance parameters fixed from now on; default none."""
+
+    def reconstruction_error(self, value: float) -> float:
+        """Error reported as ``reconstruction_err_``: ``sqrt(2 * value)``, as scikit-learn does."""
+        return float(np.sqrt(2.0 * max(value, 0.0)))
+
+    def _model(self, W: np.ndarray, H: np.ndarray) -> np.ndarray:
+        V = W @ H
+        if self.offset is not None:
+            V += self.offset
+        return V
+
+    def _model_at(self, X, W: np.ndarray, H: np.ndarray) -> np.ndarray:
+        """Model values at the stored entries of sparse ``X``."""
+        v = sampled_dot(X, W, H)
+        if self.offset is not None:
+            v += self.offset[X.indices]
+        return v
+
+
+class ElementwiseLoss(Loss):
+    """A loss that is a sum of ``d(x, v)`` over entries, with per-entry gradient parts.
+
+    Subclasses define ``_div``, ``_neg`` and ``_pos`` as functions of the data ``x``, the model
+    ``v`` and ``cols``, an index that selects per-feature parameters (a full slice for dense
+    blocks, ``X.indices`` for the stored entries of a sparse matrix). ``_neg`` must vanish at
+    ``x = 0``; that is what lets sparse input be handled at its non-zeros plus a part that depends
+    on the model alone.
+    """
+
+    #: False when ``_pos`` does not depend on ``x`` (KL, beta): the sparse correction is skipped.
+    pos_depends_on_x: bool = True
+
+    def _div(self, x, v, cols) -> np.ndarray:
+        raise NotImplementedError
+
+    def _neg(self, x, v, cols) -> np.ndarray:
+        raise NotImplementedError
+
+    def _pos(self, x, v, cols) -> np.ndarray:
+        raise NotImplementedError
+
+    # -- parts that depend on the model only (the data at zero); dense, chunked by rows ----------
+
+    def _zero_value(self, W: np.ndarray, H: np.ndarray) -> float:
+        total = 0.0
+        for rows in row_chunks(W.shape[0], H.shape[1]):
+            total += float(np.sum(self._div(0.0, self._model(W[rows], H), slice(None)), dtype=np.float64))
+        return total
+
+    def _zero_h_pos(self, W: np.ndarray, H: np.ndarray) -> np.ndarray:
+        pos = np.zeros(H.shape, dtype=H.dtype)
+        for rows in row_chunks(W.shape[0], H.shape[1]):
+            pos += W[rows].T @ self._pos(0.0, self._model(W[rows], H), slice(None))
+        return pos
+
+    def _zero_w_pos(self, W: np.ndarray, H: np.ndarray) -> np.ndarray:
+        pos = np.empty(W.shape, dtype=W.dtype)
+        for rows in row_chunks(W.shape[0], H.shape[1]):
+            pos[rows] = self._pos(0.0, self._model(W[rows], H), slice(None)) @ H.T
+        return pos
+
+    # -- the contract ---------------------------------------------------------------------------
+
+    def value(self, X, W, H) -> float:
+        if is_sparse(X):
+            v = self._model_at(X, W, H)
+            at_nonzeros = self._div(X.data, v, X.indices) - self._div(0.0, v, X.indices)
+            return float(np.sum(at_nonzeros, dtype=np.float64)) + self._zero_value(W, H)
+        total = 0.0
+        for rows in row_chunks(W.shape[0], H.shape[1]):
+            d = self._div(X[rows], self._model(W[rows], H), slice(None))
+            total += float(np.sum(d, dtype=np.float64))
+        return total
+
+    def h_parts(self, X, W, H):
+        if is_sparse(X):
+            v = self._model_at(X, W, H)
+            neg = _sparse_t_dot(sparse_like(X, self._neg(X.data, v, X.indices)), W)
+            pos = self._zero_h_pos(W, H)
+            if self.pos_depends_on_x:
+                correction = self._pos(X.data, v, X.indices) - self._pos(0.0, v, X.indices)
+                pos += _sparse_t_dot(sparse_like(X, correction), W)
+            return neg, pos
+        neg = np.zeros(H.shape, dtype=H.dtype)
+        pos = np.zeros(H.shape, dtype=H.dtype)
+        for rows in row_chunks(W.shape[0], H.shape[1]):
+            V = self._model(W[rows], H)
+            neg += W[rows].T @ self._neg(X[rows], V, slice(None))
+            pos += W[rows].T @ self._pos(X[rows], V, slice(None))
+        return neg, pos
+
+    def w_parts(self, X, W, H):
+        if is_sparse(X):
+            v = self._model_at(X, W, H)
+            neg = sparse_like(X, self._neg(X.data, v, X.indices)) @ H.T
+            pos = self._zero_w_pos(W, H)
+            if self.pos_depends_on_x:
+                correction = self._pos(X.data, v, X.indices) - self._pos(0.0, v, X.indices)
+                pos += sparse_like(X, correction) @ H.T
+            return np.asarray(neg), pos
+        neg = np.empty(W.shape, dtype=W.dtype)
+        pos = np.empty(W.shape, dtype=W.dtype)
+        for rows in row_chunks(W.shape[0], H.shape[1]):
+            V = self._model(W[rows], H)
+            neg[rows] = self._neg(X[rows], V, slice(None)) @ H.T
+            pos[rows] = self._pos(X[rows], V, slice(None)) @ H.T
+        return neg, pos
+
+
+def _sparse_t_dot(S, W: np.ndarray) -> np.ndarray:
+    """``S.T @ W`` transposed, i.e. ``W.T @ S`` for sparse ``S``, as a dense ``(k, p)`` array."""
+    return np.asarray((S.T @ W).T)

@@ -1,0 +1,120 @@
+"""Pieces every estimator shares: checking new data against a fit, usages of new samples, and
+choosing the best of several restarts."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+from bcnmf.engine import Term
+from bcnmf.init import perturb
+from bcnmf.losses import LOSSES, Loss
+from bcnmf.solvers import NonFiniteError, run_multiplicative_updates
+from bcnmf.validation import check_matrix
+
+
+def check_loss_name(loss: str, beta) -> None:
+    """Reject unknown losses and a missing or meaningless ``beta`` before any work."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss={loss!r} is not known; choose one of {sorted(LOSSES)}.")
+    if loss == "beta" and (beta is None or isinstance(beta, bool) or not np.isfinite(float(beta))):
+        raise ValueError("loss='beta' needs beta= a finite real number (0 Itakura-Saito, 1 KL, 2 squared error).")
+
+
+def check_fitted(estimator, attribute: str = "components_") -> None:
+    if not hasattr(estimator, attribute):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} is not fitted yet; call fit before using this method."
+        )
+
+
+def check_new_data(estimator, X, name: str = "X"):
+    """Validate data passed to ``transform``: same features (and names) as the fit."""
+    check_fitted(estimator)
+    X, names = check_matrix(X, name, estimator.components_.dtype, allow_zeros=True, warn_empty="none")
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features but the model was fitted on {estimator.n_features_in_}; "
+            "pass data with the same features in the same order."
+        )
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and fitted_names is not None and not np.array_equal(names, fitted_names):
+        raise ValueError(f"{name} has different feature names (or order) than the data the model was fitted on.")
+    return X
+
+
+def usages_for(X, H: np.ndarray, loss: Loss, *, max_iter: int, tol: float, eval_every: int) -> np.ndarray:
+    """Usages ``W`` of the rows of ``X`` with loadings ``H`` fixed (multiplicative updates on ``W``)."""
+    row_mass = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
+    per_topic = row_mass / max(float(H.sum()), np.finfo(np.float64).tiny)
+    W = np.repeat(per_topic[:, None], H.shape[0], axis=1).astype(H.dtype) + np.finfo(H.dtype).tiny
+    term = Term(X, W, loss)
+    run_multiplicative_updates([term], H, max_iter=max_iter, tol=tol, eval_every=eval_every, update_H=False)
+    return term.W
+
+
+class StartingPoints:
+    """Starting factors for each restart.
+
+    Start 0 uses ``make``; later starts call ``make`` again for a random init, or jitter the first
+    start's factors (log-normal, sigma 0.5) when the init is deterministic and would repeat itself.
+    """
+
+    def __init__(self, make: Callable[[], tuple], deterministic: bool, rng: np.random.Generator) -> None:
+        self._make = make
+        self._deterministic = deterministic
+        self._rng = rng
+        self._first: tuple | None = None
+
+    def get(self, start: int) -> tuple:
+        if start == 0 or not self._deterministic:
+            factors = self._make()
+            if start == 0:
+                self._first = factors
+            return tuple(np.array(f, copy=True) for f in factors)
+        return tuple(perturb(f, self._rng) for f in self._first)
+
+
+@dataclass
+class Restart:
+    """One completed start: its objective and whatever the estimator needs to keep."""
+
+    objective: float
+    converged: bool
+    state: object
+
+
+def best_restart(n_init: int, run_one: Callable[[int], Restart]) -> tuple[Restart, list[float]]:
+    """Run ``n_init`` starts and keep the one with the lowest finite objective.
+
+    A start that diverges (NaN or inf) is discarded, never selected; if all diverge the last
+    error is raised.
+    """
+    best, objectives, error = None, [], None
+    for start in range(n_init):
+        try:
+            result = run_one(start)
+        except NonFiniteError as err:
+            error = err
+            objectives.append(float("nan"))
+            continue
+        objectives.append(result.objective)
+        if best is None or result.objective < best.objective:
+            best = result
+    if best is None:
+        raise error
+    return best, objectives
+
+
+def warn_not_converged(name: str, max_iter: int, tol: float, converged: bool) -> None:
+    if tol > 0 and not converged:
+        warnings.warn(
+            f"{name} reached max_iter={max_iter} before the objective's relative change fell below "
+            f"tol={tol}; increase max_iter or tol.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )

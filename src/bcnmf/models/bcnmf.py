@@ -1,0 +1,370 @@
+"""Background-contrastive NMF (Li, Yang & Li 2026): one set of loadings for a target and a
+background dataset, fitted so that programs enriched in the target stand out.
+
+The paper writes features x samples; its ``W`` is our ``components_.T``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+
+from bcnmf.backend import column_sums
+from bcnmf.engine import Term, normalize_loadings
+from bcnmf.init import DETERMINISTIC_INITS, INIT_METHODS, contrastive_loadings, initialize
+from bcnmf.losses import make_loss
+from bcnmf.models._common import (
+    Restart,
+    StartingPoints,
+    best_restart,
+    check_fitted,
+    check_loss_name,
+    check_new_data,
+    usages_for,
+    warn_not_converged,
+)
+from bcnmf.solvers import NonFiniteError, run_multiplicative_updates
+from bcnmf.validation import (
+    check_dtype,
+    check_matrix,
+    check_n_components,
+    check_positive,
+    check_same_features,
+    warn_empty_columns,
+)
+
+#: Usage-only iterations that fit the starting usages to the starting loadings.
+WARM_UP_ITERATIONS = 20
+#: How many times alpha is halved looking for a stable fit before giving up at alpha = 0.
+ALPHA_BACKOFF_STEPS = 6
+#: A fit whose modelled sample totals exceed the largest observed total by this factor is treated
+#: as collapsed: the loadings have piled onto features the data do not support.
+MAX_SCALE_RATIO = 100.0
+#: A dataset's modelled total of each feature may not exceed this multiple of its observed total
+#: (plus the offset); see :func:`bcnmf.engine.cap_modelled_totals`.
+TOTAL_CAP_RATIO = 2.0
+
+
+class AlphaTooLargeWarning(UserWarning):
+    """The requested contrast strength gave no stable fit; a smaller one was used."""
+
+
+class UnstableFitError(FloatingPointError):
+    """No contrast strength, down to alpha = 0, gave a stable fit."""
+
+
+class BCNMF(BaseEstimator):
+    """Background-contrastive NMF.
+
+    Minimizes ``D(X_t | W_t H) - alpha * min_{W_b} D(X_b | W_b H)`` over non-negative ``W_t``,
+    ``W_b`` and shared loadings ``H``, by the split-gradient multiplicative updates of
+    :mod:`bcnmf.engine`.
+
+    Stability: the contrastive objective is unbounded below for count likelihoods (a loading
+    driven to zero where the background has counts sends the background divergence to infinity),
+    and the published updates drift in scale. Here (1) every row of ``H`` is rescaled to sum to one
+    after each step, the usages carrying the magnitude; (2) count losses model
+    ``W H + offset * feature_mean``, which bounds the objective; (3) a fit that produces
+    non-finite values or a dead topic is retried with alpha halved, with an
+    :class:`AlphaTooLargeWarning` naming the largest alpha that worked.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of topics ``k``.
+    alpha : float
+        Contrast strength (>= 0); 0 is plain NMF of the target.
+    loss : {"kl", "frobenius", "beta", "nb", "zinb"}
+        Likelihood for both datasets.
+    beta : float, optional
+        The beta of ``loss="beta"``.
+    init : {"contrastive", "nndsvda", "nndsvd", "nndsvdar", "random", "custom"}
+        Starting loadings. "contrastive" (default) takes the directions of largest
+        target-to-background variance ratio; the NNDSVD variants factor the target alone;
+        "custom" uses the ``H`` passed to :meth:`fit`.
+    max_iter : int
+        Most iterations per start.
+    tol : float
+        Relative change of the objective (over ``eval_every`` iterations) that ends a fit.
+    damping : float
+        Exponent in (0, 1] on the loadings step; smaller is slower and steadier.
+    offset : float
+        For count losses, the model's per-feature floor as a fraction of the feature's pooled mean.
+    n_init : int
+        Number of starts; the one with the lowest contrastive objective is kept.
+    random_state : int, Generator or None
+    dtype : {"float32", "float64"}
+    dispersion : float or array, optional
+        NB/ZINB dispersion; estimated per feature and dataset when None.
+    eval_every : int
+    verbose : bool
+
+    Attributes
+    ----------
+    components_ : ndarray, shape (n_components, n_features)
+        Shared loadings, rows summing to one.
+    target_usage_, background_usage_ : ndarray
+        Usages of the training target and background samples.
+    alpha_ : float
+        Contrast strength actually used (smaller than ``alpha`` only after a warning).
+    objective_curve_ : ndarray
+        Contrastive objective ``D_t - alpha_ * D_b`` at iterations ``objective_curve_iterations_``.
+    loss_curve_ : ndarray
+        Target divergence at the same iterations.
+    n_iter_, reconstruction_err_ (of the target), n_features_in_, feature_names_in_
+    offset_ : ndarray or None
+        The per-feature floor in the model, for count losses.
+    """
+
+    def __init__(
+        self,
+        n_components: int = 10,
+        *,
+        alpha: float = 1.0,
+        loss: str = "kl",
+        beta: float | None = None,
+        init: str = "contrastive",
+        max_iter: int = 500,
+        tol: float = 1e-4,
+        damping: float = 1.0,
+        offset: float = 1e-2,
+        n_init: int = 1,
+        random_state=None,
+        dtype: str = "float32",
+        dispersion=None,
+        eval_every: int = 10,
+        verbose: bool = False,
+    ) -> None:
+        self.n_components = n_components
+        self.alpha = alpha
+        self.loss = loss
+        self.beta = beta
+        self.init = init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.damping = damping
+        self.offset = offset
+        self.n_init = n_init
+        self.random_state = random_state
+        self.dtype = dtype
+        self.dispersion = dispersion
+        self.eval_every = eval_every
+        self.verbose = verbose
+
+    # -- checks -----------------------------------------------------------------------------------
+
+    def _check_params(self) -> np.dtype:
+        check_loss_name(self.loss, self.beta)
+        if self.init not in INIT_METHODS + ("contrastive",):
+            raise ValueError(f"init={self.init!r} is not known; choose one of {('contrastive',) + INIT_METHODS}.")
+        for name in ("max_iter", "n_init", "eval_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive integer.")
+        check_positive(self.alpha, "alpha", allow_zero=True)
+        check_positive(self.tol, "tol", allow_zero=True)
+        check_positive(self.damping, "damping", upper=1.0)
+        check_positive(self.offset, "offset")
+        return check_dtype(self.dtype)
+
+    def _make_loss(self, offset, dispersion=None, zero_inflation=None):
+        return make_loss(
+            self.loss, beta=self.beta, dispersion=self.dispersion if dispersion is None else dispersion,
+            zero_inflation=zero_inflation, offset=offset,
+        )
+
+    # -- fitting ----------------------------------------------------------------------------------
+
+    def fit(self, X_target, X_background, *, H=None) -> "BCNMF":
+        """Fit shared loadings to a target and a background dataset.
+
+        Parameters
+        ----------
+        X_target : array-like, sparse matrix or DataFrame, shape (n_target, n_features)
+        X_background : array-like, sparse matrix or DataFrame, shape (n_background, n_features)
+            Same features, same order. Non-negative.
+        H : ndarray, shape (n_components, n_features), optional
+            Starting loadings for ``init="custom"``.
+        """
+        self.fit_transform(X_target, X_background, H=H)
+        return self
+
+    def fit_transform(self, X_target, X_background, *, H=None) -> np.ndarray:
+        """Fit and return the target usages, shape (n_target, n_components)."""
+        dtype = self._check_params()
+        allow_zeros = not (self.loss == "beta" and self.beta is not None and self.beta <= 0)
+        Xt, names_t = check_matrix(X_target, "X_target", dtype, allow_zeros=allow_zeros, warn_empty="rows")
+        Xb, names_b = check_matrix(X_background, "X_background", dtype, allow_zeros=allow_zeros, warn_empty="rows")
+        check_same_features(Xt.shape, Xb.shape, names_t, names_b)
+        warn_empty_columns([Xt, Xb], "X_target and X_background together")
+        k = check_n_components(self.n_components, Xt.shape[0], Xt.shape[1], name="X_target")
+        H_custom = self._custom_loadings(H, k, Xt.shape[1], dtype)
+        offset = self._offset(Xt, Xb, dtype)
+        generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        starts = StartingPoints(
+            lambda: (self._starting_loadings(Xt, Xb, k, generator, dtype) if H_custom is None else H_custom,),
+            deterministic=self.init in DETERMINISTIC_INITS,
+            rng=generator,
+        )
+
+        failures: list[str] = []
+        for alpha in self._alpha_schedule():
+            try:
+                best, objectives = best_restart(self.n_init, lambda s: self._run_start(Xt, Xb, starts.get(s)[0], alpha, offset, s))
+            except NonFiniteError as err:
+                failures.append(f"alpha={alpha:g}: {err}")
+                continue
+            problem = _collapse(*best.state[:3])
+            if problem is None:
+                break
+            failures.append(f"alpha={alpha:g}: {problem}")
+        else:
+            raise UnstableFitError(
+                "No stable fit even at alpha=0: " + "; ".join(failures) + ". Check the data (for example "
+                "features with almost no counts) or use loss='frobenius' on log-normalised data."
+            )
+        if failures:
+            warnings.warn(
+                f"alpha={self.alpha:g} is too large for a stable fit ({failures[0]}); the largest alpha that "
+                f"worked was {alpha:g}, and the results are for alpha={alpha:g}. Choose alpha <= {alpha:g}, or "
+                "raise offset / lower damping.",
+                AlphaTooLargeWarning,
+                stacklevel=2,
+            )
+        target, background, result = best.state
+        warn_not_converged("BCNMF", self.max_iter, self.tol, result.converged)
+        self._store(target, background, result, alpha, offset, objectives, names_t if names_t is not None else names_b, Xt.shape[1])
+        return target.W
+
+    def _alpha_schedule(self) -> list[float]:
+        if self.alpha == 0:
+            return [0.0]
+        return [self.alpha / 2**i for i in range(ALPHA_BACKOFF_STEPS + 1)] + [0.0]
+
+    def _offset(self, Xt, Xb, dtype) -> np.ndarray | None:
+        if not self._make_loss(None).unbounded_at_zero:
+            return None
+        pooled_mean = (column_sums(Xt) + column_sums(Xb)) / (Xt.shape[0] + Xb.shape[0])
+        floor = np.finfo(np.float32).eps * max(float(pooled_mean.mean()), np.finfo(np.float32).tiny)
+        return (self.offset * pooled_mean + floor).astype(dtype)
+
+    def _custom_loadings(self, H, k, n_features, dtype):
+        if self.init != "custom":
+            if H is not None:
+                raise ValueError("H is only used with init='custom'; set init='custom' to start from it.")
+            return None
+        if H is None:
+            raise ValueError("init='custom' needs H= starting loadings of shape (n_components, n_features).")
+        H = np.array(H, dtype=dtype)
+        if H.shape != (k, n_features) or not np.isfinite(H).all() or H.min() < 0 or np.any(H.sum(axis=1) <= 0):
+            raise ValueError(
+                f"init='custom' needs finite, non-negative H of shape {(k, n_features)} with no all-zero row."
+            )
+        return H
+
+    def _starting_loadings(self, Xt, Xb, k, rng, dtype) -> np.ndarray:
+        if self.init == "contrastive":
+            return contrastive_loadings(Xt, Xb, k, rng, dtype, log_transform=self.loss != "frobenius")
+        return initialize(Xt, k, self.init, rng, dtype)[1]
+
+    def _run_start(self, Xt, Xb, H0, alpha, offset, start):
+        H = np.array(H0, copy=True)
+        H /= np.maximum(H.sum(axis=1, keepdims=True), np.finfo(H.dtype).tiny)
+        H += np.finfo(H.dtype).tiny
+        target = self._warm_term(Xt, H, offset, 1.0)
+        background = self._warm_term(Xb, H, offset, -alpha)
+        terms = [target, background] if alpha > 0 else [target]
+        caps = [_total_caps(term.X, offset, H.dtype) for term in terms]
+        result = run_multiplicative_updates(
+            terms, H, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
+            damping=self.damping, normalize=True, total_caps=caps, verbose=self.verbose,
+            description=f"bcNMF alpha={alpha:g} start {start + 1}/{self.n_init}",
+        )
+        if alpha == 0:
+            # The background does not shape H at alpha = 0; still report its usages.
+            background.W = usages_for(Xb, H, background.loss, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
+            normalize_loadings([], H)
+        return Restart(result.objective, result.converged, (target, background, result))
+
+    def _warm_term(self, X, H, offset, weight: float) -> Term:
+        """A dataset's term with usages fitted to the starting loadings and its noise parameters
+        (NB dispersion, ZINB dropout) estimated there, then frozen.
+
+        Frozen because the contrastive step otherwise steers them: a topic that piles its mass on
+        one feature inflates that feature's dispersion (or dropout probability towards one), which
+        makes over-estimating it free, and the usages run to 1e9 (measured at alpha=20 for NB and
+        alpha=1 for ZINB).
+        """
+        loss = self._make_loss(offset)
+        W = usages_for(X, H, loss, max_iter=WARM_UP_ITERATIONS, tol=0.0, eval_every=self.eval_every)
+        loss.freeze_nuisance()
+        return Term(X, W, loss, weight)
+
+    def _store(self, target, background, result, alpha, offset, objectives, names, n_features) -> None:
+        self.components_ = result.H
+        self.n_components_ = result.H.shape[0]
+        self.target_usage_ = target.W
+        self.background_usage_ = background.W
+        self.alpha_ = alpha
+        self.offset_ = offset
+        self.n_iter_ = result.n_iter
+        self.objective_curve_ = np.asarray(result.objective_curve)
+        self.objective_curve_iterations_ = np.asarray(result.iterations)
+        self.loss_curve_ = np.asarray(result.term_curves[0])
+        self.reconstruction_err_ = target.loss.reconstruction_error(target.divergence(result.H))
+        self.restart_objectives_ = np.asarray(objectives)
+        self.n_features_in_ = n_features
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        for attribute in ("dispersion_", "zero_inflation_"):
+            value = getattr(target.loss, attribute, None)
+            if value is not None:
+                setattr(self, attribute, value)
+                setattr(self, "background_" + attribute, getattr(background.loss, attribute))
+
+    # -- using a fit ------------------------------------------------------------------------------
+
+    def transform(self, X) -> np.ndarray:
+        """Usages of new samples (rows of ``X``) with the shared loadings fixed, under the target's
+        likelihood (and fitted dispersion / zero inflation)."""
+        X = check_new_data(self, X)
+        loss = self._make_loss(self.offset_, getattr(self, "dispersion_", None), getattr(self, "zero_inflation_", None))
+        return usages_for(X, self.components_, loss, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
+
+    def inverse_transform(self, W) -> np.ndarray:
+        """Data reconstructed from usages: ``W @ components_`` (the count models' offset excluded)."""
+        check_fitted(self)
+        return np.asarray(W) @ self.components_
+
+
+def _total_caps(X, offset, dtype) -> np.ndarray:
+    """Largest modelled total per feature allowed for dataset ``X`` (see TOTAL_CAP_RATIO)."""
+    observed = column_sums(X)
+    floor = np.finfo(np.float32).eps * max(float(observed.mean()), 1.0)
+    from_offset = 0.0 if offset is None else X.shape[0] * offset.astype(np.float64)
+    return (TOTAL_CAP_RATIO * observed + from_offset + floor).astype(dtype)
+
+
+def _collapse(target: Term, background: Term, result) -> str | None:
+    """Why a fit is unusable (non-finite values, a dead topic, usages out of scale with the data),
+    or None when it is sound."""
+    H = result.H
+    if not (np.isfinite(H).all() and np.isfinite(target.W).all() and np.isfinite(background.W).all()):
+        return "factors became non-finite"
+    dead = np.flatnonzero((H.sum(axis=1) <= 0) | (target.W.sum(axis=0) <= 0))
+    if dead.size:
+        return f"topic(s) {dead.tolist()} collapsed to zero"
+    for term, name in ((target, "target"), (background, "background")):
+        # Rows of H sum to one, so a row of W sums to the total the model predicts for that sample.
+        predicted = float(term.W.sum(axis=1).max())
+        observed = float(np.asarray(term.X.sum(axis=1)).max())
+        if predicted > MAX_SCALE_RATIO * max(observed, np.finfo(np.float32).tiny):
+            return (f"{name} usages blew up (a sample's modelled total is {predicted:.3g}, the largest observed "
+                    f"total {observed:.3g})")
+    return None

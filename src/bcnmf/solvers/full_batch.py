@@ -1,0 +1,131 @@
+"""The full-batch schedule: every iteration updates each term's usages, then the shared loadings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bcnmf.engine import (
+    Penalty,
+    Term,
+    cap_modelled_totals,
+    normalize_loadings,
+    objective,
+    update_loadings,
+    update_usages,
+)
+from bcnmf.progress import progress_bar
+
+
+class NonFiniteError(FloatingPointError):
+    """A fit produced NaN or inf; raised so callers can back off instead of returning garbage."""
+
+
+@dataclass
+class FitResult:
+    """What a run of multiplicative updates ends with."""
+
+    H: np.ndarray
+    n_iter: int
+    converged: bool
+    objective: float
+    objective_curve: list[float] = field(default_factory=list)
+    iterations: list[int] = field(default_factory=list)
+    #: Divergence of each term at the same iterations, one list per term.
+    term_curves: list[list[float]] = field(default_factory=list)
+
+
+def _all_finite(terms: list[Term], H: np.ndarray) -> bool:
+    return bool(np.isfinite(H).all() and all(np.isfinite(t.W).all() for t in terms))
+
+
+def run_multiplicative_updates(
+    terms: list[Term],
+    H: np.ndarray,
+    *,
+    max_iter: int,
+    tol: float,
+    eval_every: int = 10,
+    update_H: bool = True,
+    H_penalty: Penalty = Penalty(),
+    damping: float = 1.0,
+    normalize: bool = False,
+    total_caps: list[np.ndarray] | None = None,
+    verbose: bool = False,
+    description: str = "fit",
+) -> FitResult:
+    """Iterate multiplicative updates until the objective's relative change is below ``tol``.
+
+    Parameters
+    ----------
+    terms : list of Term
+        Datasets with their usages (updated in place), losses and weights.
+    H : ndarray, shape (k, p)
+        Initial loadings (updated in place when ``update_H``).
+    max_iter : int
+        Most iterations.
+    tol : float
+        Stop when ``|f_prev - f| / scale < tol``, ``f`` the objective evaluated every
+        ``eval_every`` iterations and ``scale`` the sum of the divergences (absolute weights).
+        ``tol=0`` runs exactly ``max_iter`` iterations.
+    eval_every : int
+        Iterations between objective evaluations (each costs about one update).
+    update_H : bool
+        False keeps ``H`` fixed (as in ``transform``).
+    H_penalty : Penalty
+        Penalty on ``H``.
+    damping : float
+        Extra exponent in ``(0, 1]`` on the loadings step.
+    normalize : bool
+        Rescale rows of ``H`` to unit sum after every loadings step (see
+        :func:`~bcnmf.engine.normalize_loadings`).
+    total_caps : list of ndarray of shape (p,), optional
+        Upper bounds on each term's modelled feature totals, enforced after every loadings step
+        (see :func:`~bcnmf.engine.cap_modelled_totals`).
+    verbose : bool
+        Show a progress bar.
+    description : str
+        Label of the progress bar.
+
+    Raises
+    ------
+    NonFiniteError
+        When a factor or the objective stops being finite.
+    """
+    for term in terms:
+        term.loss.fit_nuisance(term.X, term.W, H)
+    current, scale, divergences = objective(terms, H, H_penalty)
+    curve, iterations = [current], [0]
+    term_curves = [[d] for d in divergences]
+    converged = False
+    n_iter = 0
+    with progress_bar(total=max_iter, desc=description, disable=not verbose) as bar:
+        for n_iter in range(1, max_iter + 1):
+            for term in terms:
+                update_usages(term, H)
+            if update_H:
+                update_loadings(terms, H, H_penalty, damping)
+                for term, caps in zip(terms, total_caps or []):
+                    cap_modelled_totals(term, H, caps)
+                if normalize:
+                    normalize_loadings(terms, H)
+            bar.update(1)
+            if n_iter % eval_every and n_iter != max_iter:
+                continue
+            for term in terms:
+                term.loss.fit_nuisance(term.X, term.W, H)
+            previous = current
+            current, scale, divergences = objective(terms, H, H_penalty)
+            curve.append(current)
+            iterations.append(n_iter)
+            for values, d in zip(term_curves, divergences):
+                values.append(d)
+            if not (np.isfinite(current) and _all_finite(terms, H)):
+                raise NonFiniteError(f"{description}: the objective became non-finite at iteration {n_iter}")
+            bar.set_postfix(objective=f"{current:.6g}", refresh=False)
+            if tol > 0 and abs(previous - current) <= tol * max(scale, np.finfo(np.float64).tiny):
+                converged = True
+                break
+    return FitResult(H=H, n_iter=n_iter, converged=converged, objective=current,
+                     objective_curve=curve, iterations=iterations, term_curves=term_curves)

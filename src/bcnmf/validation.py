@@ -1,0 +1,175 @@
+"""Checks run on user input before any work starts. Every error names the argument and the fix."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+class DataWarning(UserWarning):
+    """Input is usable but probably not what the user meant (empty rows, empty columns)."""
+
+
+def check_dtype(dtype) -> np.dtype:
+    """Accept float32 or float64 in any spelling numpy understands."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as err:
+        raise ValueError(f"dtype={dtype!r} is not a dtype; use 'float32' (default) or 'float64'.") from err
+    if resolved not in (np.float32, np.float64):
+        raise ValueError(f"dtype={dtype!r} is not supported; use 'float32' (default) or 'float64'.")
+    return resolved
+
+
+def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, warn_empty: str = "both"):
+    """Validate a non-negative data matrix (samples x features).
+
+    Parameters
+    ----------
+    X : array-like, scipy sparse matrix or pandas DataFrame
+    name : str
+        The argument's name, used in messages.
+    dtype : numpy dtype
+        Floating dtype of the returned matrix.
+    allow_zeros : bool
+        False for losses undefined at zero (Itakura-Saito).
+    warn_empty : {"both", "rows", "none"}
+        Warn about all-zero rows and columns, rows only, or neither.
+
+    Returns
+    -------
+    X : ndarray or scipy.sparse.csr_matrix
+        C-contiguous dense array or CSR matrix (sparse input stays sparse).
+    feature_names : ndarray of str or None
+        Column names of a DataFrame.
+    """
+    feature_names = None
+    if isinstance(X, pd.DataFrame):
+        non_numeric = [str(c) for c, t in X.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
+        if non_numeric:
+            raise ValueError(
+                f"{name} has non-numeric columns {non_numeric[:5]}; drop them or move them to a "
+                "separate metadata table before fitting."
+            )
+        feature_names = np.asarray([str(c) for c in X.columns], dtype=object)
+        X = X.to_numpy()
+    if sp.issparse(X):
+        X = sp.csr_matrix(X, dtype=dtype, copy=True)
+        X.sum_duplicates()
+        values = X.data
+    else:
+        try:
+            X = np.asarray(X)
+        except Exception as err:  # ragged lists and the like
+            raise ValueError(f"{name} could not be read as a 2-D numeric array: {err}") from err
+        if X.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{name} has dtype {X.dtype}, which is not numeric; pass a numeric array, a SciPy "
+                "sparse matrix or a DataFrame of numbers."
+            )
+        if X.ndim != 2:
+            raise ValueError(
+                f"{name} must be 2-D (samples x features); got {X.ndim}-D with shape {X.shape}. "
+                "Use X.reshape(1, -1) for a single sample."
+            )
+        X = np.ascontiguousarray(X, dtype=dtype)
+        values = X
+    n_samples, n_features = X.shape
+    if n_samples == 0 or n_features == 0:
+        raise ValueError(f"{name} is empty (shape {X.shape}); it needs at least one sample and one feature.")
+    n_bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+    if n_bad:
+        raise ValueError(
+            f"{name} contains {n_bad} NaN or infinite values; impute or drop them first "
+            "(for example fill each column with its mean)."
+        )
+    n_negative = int(np.count_nonzero(values < 0))
+    if n_negative:
+        raise ValueError(
+            f"{name} has {n_negative} negative entries (smallest {float(values.min()):.4g}); non-negative "
+            "factorization needs data >= 0. Use raw counts or a non-negative transform such as log1p, "
+            "not centred or scaled data."
+        )
+    if not allow_zeros and (sp.issparse(X) and X.nnz < n_samples * n_features or np.any(values == 0)):
+        raise ValueError(
+            f"{name} has zero entries, where the Itakura-Saito divergence (beta <= 0) is undefined; add a "
+            "small constant to the data or use a loss with beta > 0."
+        )
+    if warn_empty in ("both", "rows"):
+        _warn_empty_rows(X, name)
+    if warn_empty == "both":
+        warn_empty_columns([X], name)
+    return X, feature_names
+
+
+def _warn_empty_rows(X, name: str) -> None:
+    empty_rows = int(np.count_nonzero(np.asarray(X.sum(axis=1)).ravel() == 0))
+    if empty_rows:
+        warnings.warn(
+            f"{name} has {empty_rows} all-zero rows (samples); their usages will be zero. Filter them "
+            "out (for example cells with no counts) if that is not intended.",
+            DataWarning,
+            stacklevel=4,
+        )
+
+
+def warn_empty_columns(matrices: list, name: str) -> None:
+    """Warn about features that are zero in every one of ``matrices``."""
+    col_sums = sum(np.asarray(X.sum(axis=0)).ravel() for X in matrices)
+    empty_cols = int(np.count_nonzero(col_sums == 0))
+    if empty_cols:
+        warnings.warn(
+            f"{name} has {empty_cols} all-zero columns (features); their loadings will be zero. Filter "
+            "them out to save time.",
+            DataWarning,
+            stacklevel=4,
+        )
+
+
+def check_n_components(n_components, n_samples: int, n_features: int, name: str = "X") -> int:
+    """``n_components`` must be a positive integer no larger than ``min(n_samples, n_features)``."""
+    if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral) or n_components < 1:
+        raise ValueError(f"n_components={n_components!r} must be a positive integer.")
+    limit = min(n_samples, n_features)
+    if n_components > limit:
+        raise ValueError(
+            f"n_components={n_components} is larger than {name} allows: it has {n_samples} samples and "
+            f"{n_features} features, so at most {limit} components; lower n_components."
+        )
+    return int(n_components)
+
+
+def check_same_features(target_shape, background_shape, target_names, background_names) -> None:
+    """Target and background must describe the same features, in the same order."""
+    if target_shape[1] != background_shape[1]:
+        raise ValueError(
+            f"X_target has {target_shape[1]} features but X_background has {background_shape[1]}; both "
+            "must be measured on the same features (columns), in the same order."
+        )
+    if target_names is not None and background_names is not None and not np.array_equal(target_names, background_names):
+        if set(target_names) == set(background_names):
+            raise ValueError(
+                "X_target and X_background have the same feature names in a different order; reorder "
+                "the background with X_background = X_background[X_target.columns]."
+            )
+        missing = sorted(set(target_names) ^ set(background_names))
+        raise ValueError(
+            f"X_target and X_background have different feature names (for example {missing[:5]}); "
+            "subset both to their shared features first."
+        )
+
+
+def check_positive(value, name: str, *, allow_zero: bool = False, upper: float | None = None) -> float:
+    """A finite real number > 0 (or >= 0), optionally <= ``upper``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name}={value!r} must be a finite number.")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name}={value!r} must be {bound}.")
+    if upper is not None and value > upper:
+        raise ValueError(f"{name}={value!r} must be at most {upper}.")
+    return float(value)
