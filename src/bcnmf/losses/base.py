@@ -38,6 +38,9 @@ class Loss(ABC):
     #: True where ``D(x | v) -> inf`` as ``v -> 0`` for ``x > 0``: such losses need an offset in
     #: contrastive models.
     unbounded_at_zero: bool = False
+    #: True where ``D(x | v)`` grows slower than linearly as ``v -> inf`` (NB, ZINB, beta < 1):
+    #: over-estimating a feature is then nearly free, which contrastive fits exploit.
+    sublinear_overestimation: bool = False
 
     def __init__(self, offset: np.ndarray | None = None) -> None:
         self.offset = offset

@@ -82,6 +82,7 @@ class BetaDivergence(ElementwiseLoss):
         elif self.beta > 2:
             self.mu_exponent = 1.0 / (self.beta - 1.0)
         self.unbounded_at_zero = self.beta <= 1
+        self.sublinear_overestimation = self.beta < 1
 
     def _div(self, x, v, cols):
         b = self.beta

@@ -36,6 +36,7 @@ class NegativeBinomial(ElementwiseLoss):
 
     name = "nb"
     unbounded_at_zero = True
+    sublinear_overestimation = True
 
     def __init__(self, dispersion=None, offset: np.ndarray | None = None) -> None:
         super().__init__(offset)

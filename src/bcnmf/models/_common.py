@@ -3,6 +3,7 @@ choosing the best of several restarts."""
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from bcnmf.engine import Term
 from bcnmf.init import perturb
 from bcnmf.losses import LOSSES, Loss
 from bcnmf.solvers import NonFiniteError, run_multiplicative_updates
-from bcnmf.validation import check_matrix
+from bcnmf.validation import check_dtype, check_matrix, check_positive
 
 
 def check_loss_name(loss: str, beta) -> None:
@@ -23,6 +24,33 @@ def check_loss_name(loss: str, beta) -> None:
         raise ValueError(f"loss={loss!r} is not known; choose one of {sorted(LOSSES)}.")
     if loss == "beta" and (beta is None or isinstance(beta, bool) or not np.isfinite(float(beta))):
         raise ValueError("loss='beta' needs beta= a finite real number (0 Itakura-Saito, 1 KL, 2 squared error).")
+
+
+def check_common_params(estimator, init_methods: tuple[str, ...]) -> np.dtype:
+    """Checks shared by every multiplicative-update estimator; returns the working dtype."""
+    check_loss_name(estimator.loss, estimator.beta)
+    if estimator.init not in init_methods:
+        raise ValueError(f"init={estimator.init!r} is not known; choose one of {init_methods}.")
+    for name in ("max_iter", "n_init", "eval_every"):
+        value = getattr(estimator, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name}={value!r} must be a positive integer.")
+    check_positive(estimator.tol, "tol", allow_zero=True)
+    return check_dtype(estimator.dtype)
+
+
+def store_fit_metadata(estimator, feature_names, n_features: int, loss: Loss) -> None:
+    """Set ``n_features_in_``, ``feature_names_in_`` (or drop a stale one) and the fitted noise
+    parameters of ``loss`` (``dispersion_``, ``zero_inflation_``)."""
+    estimator.n_features_in_ = n_features
+    if feature_names is not None:
+        estimator.feature_names_in_ = feature_names
+    elif hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+    for attribute in ("dispersion_", "zero_inflation_"):
+        value = getattr(loss, attribute, None)
+        if value is not None:
+            setattr(estimator, attribute, value)
 
 
 def check_fitted(estimator, attribute: str = "components_") -> None:
@@ -84,7 +112,6 @@ class Restart:
     """One completed start: its objective and whatever the estimator needs to keep."""
 
     objective: float
-    converged: bool
     state: object
 
 

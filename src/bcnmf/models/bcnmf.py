@@ -6,7 +6,6 @@ The paper writes features x samples; its ``W`` is our ``components_.T``.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
@@ -22,14 +21,14 @@ from bcnmf.models._common import (
     StartingPoints,
     best_restart,
     check_fitted,
-    check_loss_name,
+    check_common_params,
     check_new_data,
+    store_fit_metadata,
     usages_for,
     warn_not_converged,
 )
 from bcnmf.solvers import NonFiniteError, run_multiplicative_updates
 from bcnmf.validation import (
-    check_dtype,
     check_matrix,
     check_n_components,
     check_positive,
@@ -44,8 +43,8 @@ ALPHA_BACKOFF_STEPS = 6
 #: A fit whose modelled sample totals exceed the largest observed total by this factor is treated
 #: as collapsed: the loadings have piled onto features the data do not support.
 MAX_SCALE_RATIO = 100.0
-#: A dataset's modelled total of each feature may not exceed this multiple of its observed total
-#: (plus the offset); see :func:`bcnmf.engine.cap_modelled_totals`.
+#: A dataset's modelled mean of each feature may not exceed this multiple of the larger observed
+#: mean of the two datasets (plus the offset); see :func:`bcnmf.engine.cap_modelled_totals`.
 TOTAL_CAP_RATIO = 2.0
 
 
@@ -158,18 +157,11 @@ class BCNMF(BaseEstimator):
     # -- checks -----------------------------------------------------------------------------------
 
     def _check_params(self) -> np.dtype:
-        check_loss_name(self.loss, self.beta)
-        if self.init not in INIT_METHODS + ("contrastive",):
-            raise ValueError(f"init={self.init!r} is not known; choose one of {('contrastive',) + INIT_METHODS}.")
-        for name in ("max_iter", "n_init", "eval_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive integer.")
+        dtype = check_common_params(self, ("contrastive",) + INIT_METHODS)
         check_positive(self.alpha, "alpha", allow_zero=True)
-        check_positive(self.tol, "tol", allow_zero=True)
         check_positive(self.damping, "damping", upper=1.0)
         check_positive(self.offset, "offset")
-        return check_dtype(self.dtype)
+        return dtype
 
     def _make_loss(self, offset, dispersion=None, zero_inflation=None):
         return make_loss(
@@ -278,7 +270,10 @@ class BCNMF(BaseEstimator):
         target = self._warm_term(Xt, H, offset, 1.0)
         background = self._warm_term(Xb, H, offset, -alpha)
         terms = [target, background] if alpha > 0 else [target]
-        caps = [_total_caps(term.X, offset, H.dtype) for term in terms]
+        caps = None
+        if target.loss.sublinear_overestimation:
+            mean_ceiling = np.maximum(column_sums(Xt) / Xt.shape[0], column_sums(Xb) / Xb.shape[0])
+            caps = [_total_caps(term.X, mean_ceiling, offset, H.dtype) for term in terms]
         result = run_multiplicative_updates(
             terms, H, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
             damping=self.damping, normalize=True, total_caps=caps, verbose=self.verbose,
@@ -288,7 +283,7 @@ class BCNMF(BaseEstimator):
             # The background does not shape H at alpha = 0; still report its usages.
             background.W = usages_for(Xb, H, background.loss, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
             normalize_loadings([], H)
-        return Restart(result.objective, result.converged, (target, background, result))
+        return Restart(result.objective, (target, background, result))
 
     def _warm_term(self, X, H, offset, weight: float) -> Term:
         """A dataset's term with usages fitted to the starting loadings and its noise parameters
@@ -317,16 +312,11 @@ class BCNMF(BaseEstimator):
         self.loss_curve_ = np.asarray(result.term_curves[0])
         self.reconstruction_err_ = target.loss.reconstruction_error(target.divergence(result.H))
         self.restart_objectives_ = np.asarray(objectives)
-        self.n_features_in_ = n_features
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
+        store_fit_metadata(self, names, n_features, target.loss)
         for attribute in ("dispersion_", "zero_inflation_"):
-            value = getattr(target.loss, attribute, None)
+            value = getattr(background.loss, attribute, None)
             if value is not None:
-                setattr(self, attribute, value)
-                setattr(self, "background_" + attribute, getattr(background.loss, attribute))
+                setattr(self, "background_" + attribute, value)
 
     # -- using a fit ------------------------------------------------------------------------------
 
@@ -343,12 +333,16 @@ class BCNMF(BaseEstimator):
         return np.asarray(W) @ self.components_
 
 
-def _total_caps(X, offset, dtype) -> np.ndarray:
-    """Largest modelled total per feature allowed for dataset ``X`` (see TOTAL_CAP_RATIO)."""
-    observed = column_sums(X)
-    floor = np.finfo(np.float32).eps * max(float(observed.mean()), 1.0)
-    from_offset = 0.0 if offset is None else X.shape[0] * offset.astype(np.float64)
-    return (TOTAL_CAP_RATIO * observed + from_offset + floor).astype(dtype)
+def _total_caps(X, mean_ceiling: np.ndarray, offset, dtype) -> np.ndarray:
+    """Largest modelled total per feature allowed for dataset ``X``: TOTAL_CAP_RATIO times the
+    larger of the two datasets' per-sample means, for each of its samples, plus the offset.
+
+    Taking the larger mean leaves the contrast free (the background may be predicted up to the
+    target's level on target-enriched features) while blocking features neither dataset expresses.
+    """
+    allowed_mean = TOTAL_CAP_RATIO * mean_ceiling + (0.0 if offset is None else offset.astype(np.float64))
+    floor = np.finfo(np.float32).eps * max(float(mean_ceiling.mean()), 1e-12)
+    return (X.shape[0] * (allowed_mean + floor)).astype(dtype)
 
 
 def _collapse(target: Term, background: Term, result) -> str | None:

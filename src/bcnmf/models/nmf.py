@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
@@ -16,13 +14,14 @@ from bcnmf.models._common import (
     StartingPoints,
     best_restart,
     check_fitted,
-    check_loss_name,
+    check_common_params,
     check_new_data,
+    store_fit_metadata,
     usages_for,
     warn_not_converged,
 )
 from bcnmf.solvers import run_multiplicative_updates
-from bcnmf.validation import check_dtype, check_matrix, check_n_components, check_positive
+from bcnmf.validation import check_matrix, check_n_components, check_positive
 
 
 class NMF(TransformerMixin, BaseEstimator):
@@ -119,19 +118,12 @@ class NMF(TransformerMixin, BaseEstimator):
     # -- checks -----------------------------------------------------------------------------------
 
     def _check_params(self) -> np.dtype:
-        check_loss_name(self.loss, self.beta)
-        if self.init not in INIT_METHODS:
-            raise ValueError(f"init={self.init!r} is not known; choose one of {INIT_METHODS}.")
-        for name in ("max_iter", "n_init", "eval_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive integer.")
-        check_positive(self.tol, "tol", allow_zero=True)
+        dtype = check_common_params(self, INIT_METHODS)
         check_positive(self.l1_ratio, "l1_ratio", allow_zero=True, upper=1.0)
         check_positive(self.alpha_W, "alpha_W", allow_zero=True)
         if self.alpha_H != "same":
             check_positive(self.alpha_H, "alpha_H", allow_zero=True)
-        return check_dtype(self.dtype)
+        return dtype
 
     def _penalties(self, n_samples: int, n_features: int) -> tuple[Penalty, Penalty]:
         alpha_H = self.alpha_W if self.alpha_H == "same" else self.alpha_H
@@ -176,7 +168,7 @@ class NMF(TransformerMixin, BaseEstimator):
                 [term], H0, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
                 H_penalty=H_pen, verbose=self.verbose, description=f"NMF start {start + 1}/{self.n_init}",
             )
-            return Restart(result.objective, result.converged, (term, result))
+            return Restart(result.objective, (term, result))
 
         best, objectives = best_restart(self.n_init, run_one)
         term, result = best.state
@@ -188,14 +180,7 @@ class NMF(TransformerMixin, BaseEstimator):
         self.loss_curve_ = np.asarray(result.objective_curve)
         self.loss_curve_iterations_ = np.asarray(result.iterations)
         self.restart_objectives_ = np.asarray(objectives)
-        self.n_features_in_ = n_features
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        for attribute in ("dispersion_", "zero_inflation_"):
-            if getattr(term.loss, attribute, None) is not None:
-                setattr(self, attribute, getattr(term.loss, attribute))
+        store_fit_metadata(self, names, n_features, term.loss)
         return term.W
 
     def _starting_factors(self, X, k, W, H, dtype):

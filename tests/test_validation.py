@@ -1,0 +1,105 @@
+"""Bad input fails before any work, with a message that names the argument and the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from bcnmf import BCNMF, NMF, DataWarning
+
+
+@pytest.fixture
+def good():
+    rng = np.random.default_rng(0)
+    return rng.poisson(2.0, size=(30, 12)).astype(float) + 1, rng.poisson(2.0, size=(25, 12)).astype(float) + 1
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda X: X - 5, "X_target has .* negative entries"),
+        (lambda X: np.where(X > 3, np.nan, X), "X_target contains .* NaN or infinite"),
+        (lambda X: np.where(X > 3, np.inf, X), "X_target contains .* NaN or infinite"),
+        (lambda X: X[:, :5], "X_target has 5 features but X_background has 12"),
+        (lambda X: X[0], "X_target must be 2-D"),
+        (lambda X: X[:0], "X_target is empty"),
+        (lambda X: X.astype(str), "not numeric"),
+        (lambda X: sp.csr_matrix(-X), "X_target has .* negative entries"),
+    ],
+)
+def test_bad_target_is_rejected(good, mutate, message):
+    Xt, Xb = good
+    with pytest.raises(ValueError, match=message):
+        BCNMF(2).fit(mutate(Xt), Xb)
+
+
+def test_bad_background_is_named(good):
+    Xt, Xb = good
+    Xb[0, 0] = -1
+    with pytest.raises(ValueError, match="X_background has 1 negative"):
+        BCNMF(2).fit(Xt, Xb)
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"alpha": -1}, "alpha=-1 must be >= 0"),
+        ({"alpha": float("nan")}, "alpha=nan must be a finite number"),
+        ({"loss": "poisson"}, "loss='poisson' is not known"),
+        ({"loss": "beta"}, "needs beta="),
+        ({"n_components": 13}, "n_components=13 is larger than X_target allows"),
+        ({"n_components": 0}, "n_components=0 must be a positive integer"),
+        ({"n_components": 2.5}, "must be a positive integer"),
+        ({"damping": 0}, "damping=0 must be > 0"),
+        ({"damping": 2}, "damping=2 must be at most 1"),
+        ({"dtype": "int32"}, "dtype='int32' is not supported"),
+        ({"init": "svd"}, "init='svd' is not known"),
+        ({"max_iter": 0}, "max_iter=0 must be a positive integer"),
+    ],
+)
+def test_bad_parameters_are_rejected(good, params, message):
+    with pytest.raises(ValueError, match=message):
+        BCNMF(**{"n_components": 2, **params}).fit(*good)
+
+
+def test_feature_names_must_match(good):
+    Xt, Xb = good
+    names = [f"g{i}" for i in range(12)]
+    target = pd.DataFrame(Xt, columns=names)
+    with pytest.raises(ValueError, match="different order"):
+        BCNMF(2).fit(target, pd.DataFrame(Xb, columns=names[::-1]))
+    with pytest.raises(ValueError, match="different feature names"):
+        BCNMF(2).fit(target, pd.DataFrame(Xb, columns=[f"x{i}" for i in range(12)]))
+    with pytest.raises(ValueError, match="non-numeric columns"):
+        BCNMF(2).fit(target.assign(g0="a"), pd.DataFrame(Xb, columns=names))
+
+
+def test_empty_rows_and_columns_warn_with_counts(good):
+    Xt, Xb = good
+    Xt[:3] = 0
+    Xt[:, 0] = 0
+    Xb[:, 0] = 0
+    with pytest.warns(DataWarning, match="3 all-zero rows") as record:
+        BCNMF(2, max_iter=5, tol=0).fit(Xt, Xb)
+    assert any("1 all-zero columns" in str(w.message) for w in record)
+
+
+def test_itakura_saito_rejects_zeros_and_nmf_checks_input(good):
+    Xt, _ = good
+    Xt[0, 0] = 0
+    with pytest.raises(ValueError, match="Itakura-Saito"):
+        NMF(2, loss="beta", beta=0).fit(Xt)
+    with pytest.raises(ValueError, match="X has 1 negative"):
+        NMF(2).fit(np.where(Xt == Xt.max(), -1, Xt))
+    with pytest.raises(ValueError, match="n_components=31 is larger than X allows"):
+        NMF(31).fit(Xt)
+
+
+def test_input_is_never_modified(good):
+    Xt, Xb = good
+    before = Xt.copy(), Xb.copy()
+    BCNMF(2, max_iter=5).fit(Xt, Xb)
+    np.testing.assert_array_equal(Xt, before[0])
+    np.testing.assert_array_equal(Xb, before[1])
