@@ -195,7 +195,10 @@ class BCNMF(BaseEstimator):
         warn_empty_columns([Xt, Xb], "X_target and X_background together")
         k = check_n_components(self.n_components, Xt.shape[0], Xt.shape[1], name="X_target")
         H_custom = self._custom_loadings(H, k, Xt.shape[1], dtype)
-        offset = self._offset(Xt, Xb, dtype)
+        target_mean = column_sums(Xt) / Xt.shape[0]
+        background_mean = column_sums(Xb) / Xb.shape[0]
+        offset = self._offset(target_mean, background_mean, Xt.shape[0], Xb.shape[0], dtype)
+        caps = self._total_caps(target_mean, background_mean, offset, (Xt.shape[0], Xb.shape[0]), dtype)
         generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         starts = StartingPoints(
             lambda: (self._starting_loadings(Xt, Xb, k, generator, dtype) if H_custom is None else H_custom,),
@@ -206,7 +209,7 @@ class BCNMF(BaseEstimator):
         failures: list[str] = []
         for alpha in self._alpha_schedule():
             try:
-                best, objectives = best_restart(self.n_init, lambda s: self._run_start(Xt, Xb, starts.get(s)[0], alpha, offset, s))
+                best, objectives = best_restart(self.n_init, lambda s: self._run_start(Xt, Xb, starts.get(s)[0], alpha, s, offset=offset, caps=caps))
             except NonFiniteError as err:
                 failures.append(f"alpha={alpha:g}: {err}")
                 continue
@@ -237,10 +240,10 @@ class BCNMF(BaseEstimator):
             return [0.0]
         return [self.alpha / 2**i for i in range(ALPHA_BACKOFF_STEPS + 1)] + [0.0]
 
-    def _offset(self, Xt, Xb, dtype) -> np.ndarray | None:
+    def _offset(self, target_mean, background_mean, n_target: int, n_background: int, dtype) -> np.ndarray | None:
         if not self._make_loss(None).unbounded_at_zero:
             return None
-        pooled_mean = (column_sums(Xt) + column_sums(Xb)) / (Xt.shape[0] + Xb.shape[0])
+        pooled_mean = (n_target * target_mean + n_background * background_mean) / (n_target + n_background)
         floor = np.finfo(np.float32).eps * max(float(pooled_mean.mean()), np.finfo(np.float32).tiny)
         return (self.offset * pooled_mean + floor).astype(dtype)
 
@@ -263,17 +266,29 @@ class BCNMF(BaseEstimator):
             return contrastive_loadings(Xt, Xb, k, rng, dtype, log_transform=self.loss != "frobenius")
         return initialize(Xt, k, self.init, rng, dtype)[1]
 
-    def _run_start(self, Xt, Xb, H0, alpha, offset, start):
+    def _total_caps(self, target_mean, background_mean, offset, n_samples: tuple[int, int], dtype) -> list | None:
+        """Largest modelled total per feature for the target and the background, or None where the
+        likelihood needs no cap: TOTAL_CAP_RATIO times the larger of the two datasets' per-sample
+        means, plus the offset, for each sample of the dataset.
+
+        Taking the larger mean leaves the contrast free (the background may be predicted up to the
+        target's level on target-enriched features) while blocking features neither dataset
+        expresses.
+        """
+        if not self._make_loss(None).sublinear_overestimation:
+            return None
+        mean_ceiling = np.maximum(target_mean, background_mean)
+        allowed_mean = TOTAL_CAP_RATIO * mean_ceiling + (0.0 if offset is None else offset.astype(np.float64))
+        allowed_mean += np.finfo(np.float32).eps * max(float(mean_ceiling.mean()), 1e-12)
+        return [(n * allowed_mean).astype(dtype) for n in n_samples]
+
+    def _run_start(self, Xt, Xb, H0, alpha, start, *, offset, caps):
         H = np.array(H0, copy=True)
         H /= np.maximum(H.sum(axis=1, keepdims=True), np.finfo(H.dtype).tiny)
         H += np.finfo(H.dtype).tiny
         target = self._warm_term(Xt, H, offset, 1.0)
         background = self._warm_term(Xb, H, offset, -alpha)
         terms = [target, background] if alpha > 0 else [target]
-        caps = None
-        if target.loss.sublinear_overestimation:
-            mean_ceiling = np.maximum(column_sums(Xt) / Xt.shape[0], column_sums(Xb) / Xb.shape[0])
-            caps = [_total_caps(term.X, mean_ceiling, offset, H.dtype) for term in terms]
         result = run_multiplicative_updates(
             terms, H, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
             damping=self.damping, normalize=True, total_caps=caps, verbose=self.verbose,
@@ -331,18 +346,6 @@ class BCNMF(BaseEstimator):
         """Data reconstructed from usages: ``W @ components_`` (the count models' offset excluded)."""
         check_fitted(self)
         return np.asarray(W) @ self.components_
-
-
-def _total_caps(X, mean_ceiling: np.ndarray, offset, dtype) -> np.ndarray:
-    """Largest modelled total per feature allowed for dataset ``X``: TOTAL_CAP_RATIO times the
-    larger of the two datasets' per-sample means, for each of its samples, plus the offset.
-
-    Taking the larger mean leaves the contrast free (the background may be predicted up to the
-    target's level on target-enriched features) while blocking features neither dataset expresses.
-    """
-    allowed_mean = TOTAL_CAP_RATIO * mean_ceiling + (0.0 if offset is None else offset.astype(np.float64))
-    floor = np.finfo(np.float32).eps * max(float(mean_ceiling.mean()), 1e-12)
-    return (X.shape[0] * (allowed_mean + floor)).astype(dtype)
 
 
 def _collapse(target: Term, background: Term, result) -> str | None:
