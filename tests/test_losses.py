@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from scipy import stats
 from scipy.special import xlogy
 
-from bcnmf.engine import Term, update_loadings, update_usages
+from bcnmf.engine import Term, update_loadings, usage_step
 from bcnmf.losses import make_loss
 
 LOSS_CASES = [
@@ -91,7 +91,7 @@ def test_multiplicative_steps_do_not_increase_the_loss(name, params, counts):
     term = Term(counts, W, make_loss(name, **params))
     values = [term.divergence(H)]
     for _ in range(30):
-        update_usages(term, H)
+        usage_step(term, H)
         values.append(term.divergence(H))
         update_loadings([term], H)
         values.append(term.divergence(H))

@@ -18,32 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bcnmf.losses import EPSILON, Loss
-
-
-@dataclass(frozen=True)
-class Penalty:
-    """Elastic-net penalty ``l1 * sum(F) + 0.5 * l2 * ||F||^2`` on a factor ``F``."""
-
-    l1: float = 0.0
-    l2: float = 0.0
-
-    @property
-    def active(self) -> bool:
-        return self.l1 > 0 or self.l2 > 0
-
-    def value(self, F: np.ndarray) -> float:
-        if not self.active:
-            return 0.0
-        F64 = F.astype(np.float64, copy=False)
-        return self.l1 * float(F64.sum()) + 0.5 * self.l2 * float(np.sum(F64 * F64))
-
-    def add_to_pos(self, pos: np.ndarray, F: np.ndarray) -> np.ndarray:
-        if self.l1 > 0:
-            pos = pos + self.l1
-        if self.l2 > 0:
-            pos = pos + self.l2 * F
-        return pos
+from bcnmf.losses import Loss
+from bcnmf.updates import Penalty, multiplicative_step
 
 
 @dataclass
@@ -72,35 +48,50 @@ class Term:
         return self.loss.value(self.X, self.W, H)
 
 
-def _step(F: np.ndarray, neg: np.ndarray, pos: np.ndarray, exponent: float) -> None:
-    """In-place ``F *= (neg / pos) ** exponent`` with a floor on ``pos``."""
-    ratio = neg / np.maximum(pos, EPSILON)
-    if exponent != 1.0:
-        np.power(ratio, exponent, out=ratio)
-    F *= ratio
+#: The gradient parts ``(neg, pos)`` of one term with respect to ``H``, each ``(k, p)``.
+Parts = tuple[np.ndarray, np.ndarray]
 
 
-def update_usages(term: Term, H: np.ndarray) -> None:
-    """One multiplicative step on ``term.W`` with ``H`` fixed; never increases the term's loss."""
-    neg, pos = term.loss.w_parts(term.X, term.W, H)
-    _step(term.W, neg, term.penalty.add_to_pos(pos, term.W), term.loss.mu_exponent)
+def usage_step(term: Term, H: np.ndarray, *, loadings_parts: bool = False) -> Parts | None:
+    """One multiplicative step on ``term.W`` with ``H`` fixed (never increases the term's loss).
+
+    With ``loadings_parts`` it also returns the term's gradient parts with respect to ``H`` at the
+    new usages, which some losses compute in the same pass over the data.
+    """
+    return term.loss.usage_step(term.X, term.W, H, term.penalty, loadings_parts=loadings_parts)
 
 
-def update_loadings(terms: list[Term], H: np.ndarray, penalty: Penalty = Penalty(), damping: float = 1.0) -> None:
-    """One (contrastive) multiplicative step on the shared loadings ``H``, in place."""
-    numerator = np.zeros_like(H)
-    denominator = np.zeros_like(H)
-    for term in terms:
-        neg, pos = term.loss.h_parts(term.X, term.W, H)
+def loadings_ratio(terms: list[Term], parts: list[Parts]) -> Parts:
+    """Numerator and denominator of the loadings step from each term's gradient parts.
+
+    A term with a negative weight swaps its parts (the contrastive step). The result is linear in
+    the parts, so sums over row blocks can be taken before or after this call.
+    """
+    numerator = np.zeros_like(parts[0][0])
+    denominator = np.zeros_like(parts[0][0])
+    for term, (neg, pos) in zip(terms, parts):
         if term.weight >= 0:
             numerator += term.weight * neg
             denominator += term.weight * pos
         else:
             numerator -= term.weight * pos
             denominator -= term.weight * neg
-    denominator = penalty.add_to_pos(denominator, H)
+    return numerator, denominator
+
+
+def loadings_step(terms: list[Term], H: np.ndarray, numerator: np.ndarray, denominator: np.ndarray,
+                  penalty: Penalty = Penalty(), damping: float = 1.0) -> None:
+    """Apply the (contrastive) multiplicative step on the shared loadings ``H``, in place."""
     exponent = damping * min(term.loss.mu_exponent for term in terms)
-    _step(H, numerator, denominator, exponent)
+    multiplicative_step(H, numerator, penalty.add_to_pos(denominator, H), exponent)
+
+
+def update_loadings(terms: list[Term], H: np.ndarray, penalty: Penalty = Penalty(), damping: float = 1.0,
+                    parts: list[Parts] | None = None) -> None:
+    """One loadings step from the current usages (``parts`` if already computed), in place."""
+    if parts is None:
+        parts = [term.loss.h_parts(term.X, term.W, H) for term in terms]
+    loadings_step(terms, H, *loadings_ratio(terms, parts), penalty, damping)
 
 
 def objective(terms: list[Term], H: np.ndarray, penalty: Penalty = Penalty()) -> tuple[float, float, list[float]]:

@@ -11,14 +11,13 @@ from bcnmf.backend.arrays import (
     squared_norm,
     to_dense_rows,
 )
-from bcnmf.backend.sparse import sampled_dot, sparse_like
+from bcnmf.backend.sparse import sampled_dot
 
 __all__ = [
     "column_sums",
     "is_sparse",
     "row_chunks",
     "sampled_dot",
-    "sparse_like",
     "squared_norm",
     "to_dense_rows",
 ]

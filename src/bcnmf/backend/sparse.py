@@ -45,7 +45,3 @@ def sampled_dot(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray) -> np.ndarray:
     _sampled_dot_csr(X.indptr, X.indices, W, Ht, out)
     return out
 
-
-def sparse_like(X: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
-    """A CSR matrix with the sparsity pattern of ``X`` and new ``data`` (pattern arrays shared)."""
-    return sp.csr_matrix((data, X.indices, X.indptr), shape=X.shape, copy=False)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bcnmf.losses.base import EPSILON, ElementwiseLoss, Loss
+from bcnmf.losses.base import ElementwiseLoss, Loss
 from bcnmf.losses.beta import BetaDivergence, KullbackLeibler
 from bcnmf.losses.frobenius import Frobenius
 from bcnmf.losses.negative_binomial import NegativeBinomial, ZeroInflatedNegativeBinomial
+from bcnmf.updates import EPSILON
 
 #: Names accepted by ``loss=``, with what each means.
 LOSSES = {

@@ -12,11 +12,9 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from bcnmf.backend import is_sparse, row_chunks, sampled_dot, sparse_like
-
-#: Floor for model values in denominators and logarithms. Matches scikit-learn's choice so that
-#: our multiplicative updates and theirs agree to rounding on the same data.
-EPSILON = float(np.finfo(np.float32).eps)
+from bcnmf.backend import is_sparse, row_chunks, sampled_dot
+from bcnmf.backend.fused import EntryRule, sparse_h_parts, sparse_w_parts
+from bcnmf.updates import Penalty, multiplicative_step
 
 
 class Loss(ABC):
@@ -57,6 +55,17 @@ class Loss(ABC):
     def w_parts(self, X, W: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(neg, pos)`` parts of the gradient with respect to ``W``, each ``(n, k)``."""
 
+    def usage_step(self, X, W: np.ndarray, H: np.ndarray, penalty: Penalty, *, loadings_parts: bool = False):
+        """One multiplicative step on ``W`` (in place) with ``H`` fixed.
+
+        Returns the ``(neg, pos)`` parts with respect to ``H`` at the new ``W`` when
+        ``loadings_parts`` is true (None otherwise); losses that can compute both in one pass over
+        the data override this.
+        """
+        neg, pos = self.w_parts(X, W, H)
+        multiplicative_step(W, neg, penalty.add_to_pos(pos, W), self.mu_exponent)
+        return self.h_parts(X, W, H) if loadings_parts else None
+
     def fit_nuisance(self, X, W: np.ndarray, H: np.ndarray) -> None:  # noqa: B027 - optional hook
         """Re-estimate parameters that are not factors (dispersion, zero inflation); default none."""
 
@@ -91,9 +100,6 @@ class ElementwiseLoss(Loss):
     on the model alone.
     """
 
-    #: False when ``_pos`` does not depend on ``x`` (KL, beta): the sparse correction is skipped.
-    pos_depends_on_x: bool = True
-
     def _div(self, x, v, cols) -> np.ndarray:
         raise NotImplementedError
 
@@ -101,6 +107,10 @@ class ElementwiseLoss(Loss):
         raise NotImplementedError
 
     def _pos(self, x, v, cols) -> np.ndarray:
+        raise NotImplementedError
+
+    def _entry_rule(self, n_features: int, dtype) -> EntryRule:
+        """How the fused sparse kernels evaluate this loss's coefficients at stored entries."""
         raise NotImplementedError
 
     # -- parts that depend on the model only (the data at zero); dense, chunked by rows ----------
@@ -138,13 +148,9 @@ class ElementwiseLoss(Loss):
 
     def h_parts(self, X, W, H):
         if is_sparse(X):
-            v = self._model_at(X, W, H)
-            neg = _sparse_t_dot(sparse_like(X, self._neg(X.data, v, X.indices)), W)
+            neg, correction = sparse_h_parts(X, W, H, self._entry_rule(H.shape[1], W.dtype))
             pos = self._zero_h_pos(W, H)
-            if self.pos_depends_on_x:
-                correction = self._pos(X.data, v, X.indices) - self._pos(0.0, v, X.indices)
-                pos += _sparse_t_dot(sparse_like(X, correction), W)
-            return neg, pos
+            return neg, (pos if correction is None else pos + correction)
         neg = np.zeros(H.shape, dtype=H.dtype)
         pos = np.zeros(H.shape, dtype=H.dtype)
         for rows in row_chunks(W.shape[0], H.shape[1]):
@@ -155,13 +161,9 @@ class ElementwiseLoss(Loss):
 
     def w_parts(self, X, W, H):
         if is_sparse(X):
-            v = self._model_at(X, W, H)
-            neg = sparse_like(X, self._neg(X.data, v, X.indices)) @ H.T
+            neg, correction = sparse_w_parts(X, W, H, self._entry_rule(H.shape[1], W.dtype))
             pos = self._zero_w_pos(W, H)
-            if self.pos_depends_on_x:
-                correction = self._pos(X.data, v, X.indices) - self._pos(0.0, v, X.indices)
-                pos += sparse_like(X, correction) @ H.T
-            return np.asarray(neg), pos
+            return neg, (pos if correction is None else pos + correction)
         neg = np.empty(W.shape, dtype=W.dtype)
         pos = np.empty(W.shape, dtype=W.dtype)
         for rows in row_chunks(W.shape[0], H.shape[1]):
@@ -170,7 +172,3 @@ class ElementwiseLoss(Loss):
             pos[rows] = self._pos(X[rows], V, slice(None)) @ H.T
         return neg, pos
 
-
-def _sparse_t_dot(S, W: np.ndarray) -> np.ndarray:
-    """``S.T @ W`` transposed, i.e. ``W.T @ S`` for sparse ``S``, as a dense ``(k, p)`` array."""
-    return np.asarray((S.T @ W).T)

@@ -7,7 +7,9 @@ import numpy as np
 from scipy.special import xlogy
 
 from bcnmf.backend import is_sparse, row_chunks
-from bcnmf.losses.base import EPSILON, ElementwiseLoss
+from bcnmf.backend.fused import BETA, KL, kl_usage_sweep, make_rule
+from bcnmf.losses.base import ElementwiseLoss
+from bcnmf.updates import EPSILON
 
 
 def _safe(v):
@@ -23,7 +25,6 @@ class KullbackLeibler(ElementwiseLoss):
     """
 
     name = "kl"
-    pos_depends_on_x = False
     unbounded_at_zero = True
 
     def _div(self, x, v, cols):
@@ -32,6 +33,19 @@ class KullbackLeibler(ElementwiseLoss):
 
     def _neg(self, x, v, cols):
         return x / _safe(v)
+
+    def _entry_rule(self, n_features, dtype):
+        return make_rule(KL, n_features, dtype, offset=self.offset)
+
+    def usage_step(self, X, W, H, penalty, *, loadings_parts=False):
+        """On sparse data, the usage step and the loadings' negative part share one pass over the
+        stored entries (:func:`~bcnmf.backend.fused.kl_usage_sweep`)."""
+        if not (loadings_parts and is_sparse(X) and W.flags.c_contiguous):
+            return super().usage_step(X, W, H, penalty, loadings_parts=loadings_parts)
+        offset = np.zeros(H.shape[1], dtype=W.dtype) if self.offset is None else self.offset
+        denominator = H.sum(axis=1) + penalty.l1
+        neg = kl_usage_sweep(X, W, H, offset, denominator, penalty.l2, self.mu_exponent)
+        return neg, self._zero_h_pos(W, H)
 
     def _zero_value(self, W, H) -> float:
         total = float(W.sum(axis=0, dtype=np.float64) @ H.sum(axis=1, dtype=np.float64))
@@ -71,7 +85,6 @@ class BetaDivergence(ElementwiseLoss):
     """
 
     name = "beta"
-    pos_depends_on_x = False
 
     def __init__(self, beta: float, offset: np.ndarray | None = None) -> None:
         super().__init__(offset)
@@ -97,3 +110,6 @@ class BetaDivergence(ElementwiseLoss):
 
     def _pos(self, x, v, cols):
         return np.power(_safe(v), self.beta - 1.0)
+
+    def _entry_rule(self, n_features, dtype):
+        return make_rule(BETA, n_features, dtype, offset=self.offset, power=self.beta - 2.0)

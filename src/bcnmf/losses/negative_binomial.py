@@ -15,7 +15,9 @@ import numpy as np
 from scipy.special import xlogy
 
 from bcnmf.backend import is_sparse, row_chunks, to_dense_rows
-from bcnmf.losses.base import EPSILON, ElementwiseLoss
+from bcnmf.backend.fused import NB, ZINB, make_rule
+from bcnmf.losses.base import ElementwiseLoss
+from bcnmf.updates import EPSILON
 
 #: Range the moment estimate of the dispersion is kept in: below, NB is Poisson to float
 #: precision; above, a feature is modelled as pure noise.
@@ -69,6 +71,9 @@ class NegativeBinomial(ElementwiseLoss):
     def _pos(self, x, v, cols):
         r = self._r(cols, v.dtype)
         return (x + r) / (np.maximum(v, EPSILON) + r)
+
+    def _entry_rule(self, n_features, dtype):
+        return make_rule(NB, n_features, dtype, offset=self.offset, size=self._r(slice(None), np.float64))
 
     def _zero_weights(self, x, v) -> np.ndarray | float:
         """Weight of each entry in the dispersion moments (zero inflation down-weights zeros)."""
@@ -127,6 +132,10 @@ class ZeroInflatedNegativeBinomial(NegativeBinomial):
             raise RuntimeError("ZeroInflatedNegativeBinomial used before its zero inflation was set")
         pi = self.zero_inflation_ if np.ndim(self.zero_inflation_) == 0 else self.zero_inflation_[cols]
         return np.asarray(pi, dtype=np.float64 if dtype is None else dtype)
+
+    def _entry_rule(self, n_features, dtype):
+        return make_rule(ZINB, n_features, dtype, offset=self.offset, size=self._r(slice(None), np.float64),
+                         zero_inflation=self._pi(slice(None), np.float64))
 
     def freeze_nuisance(self) -> None:
         super().freeze_nuisance()

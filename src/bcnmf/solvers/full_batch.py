@@ -13,7 +13,7 @@ from bcnmf.engine import (
     normalize_loadings,
     objective,
     update_loadings,
-    update_usages,
+    usage_step,
 )
 from bcnmf.progress import progress_bar
 
@@ -102,10 +102,9 @@ def run_multiplicative_updates(
     n_iter = 0
     with progress_bar(total=max_iter, desc=description, disable=not verbose) as bar:
         for n_iter in range(1, max_iter + 1):
-            for term in terms:
-                update_usages(term, H)
+            parts = [usage_step(term, H, loadings_parts=update_H) for term in terms]
             if update_H:
-                update_loadings(terms, H, H_penalty, damping)
+                update_loadings(terms, H, H_penalty, damping, parts)
                 for term, caps in zip(terms, total_caps or []):
                     cap_modelled_totals(term, H, caps)
                 if normalize:

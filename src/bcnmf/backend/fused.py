@@ -1,0 +1,306 @@
+"""Fused Numba kernels for element-wise losses on sparse (CSR) data.
+
+At each stored entry ``(i, j)`` a kernel evaluates the model ``v = W[i] . H[:, j] + offset[j]``,
+turns it into the loss's gradient coefficients and adds them, times a row of ``H`` or ``W``, into
+the gradient parts: the sampled product and the products that follow happen in one pass, so no
+``n x p`` array (dense model, ratio matrix or matrix of ones) is ever built.
+
+Two coefficients exist per entry (:class:`EntryRule`):
+
+* ``a``, the negative part: ``x / v`` (KL, NB, ZINB) or ``x * v**(beta - 2)`` (beta);
+* ``b``, a correction to the positive part where it depends on ``x`` (NB: ``x / (v + r)``; ZINB:
+  the NB part minus its dropout-weighted value at ``x = 0``). The part at ``x = 0`` depends on the
+  model alone and is the loss's business.
+
+Rows of ``H`` are padded to a multiple of :data:`LANES` so that the short inner loops vectorise
+without a remainder (measured: k = 20 padded to 24 runs 20% faster than unpadded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+#: Single-precision SIMD width (AVX2): rank vectors are padded to a multiple of it.
+LANES = 8
+#: Entry rules understood by the kernels.
+KL, BETA, NB, ZINB = 0, 1, 2, 3
+
+_JIT = dict(fastmath=True, error_model="numpy", cache=True, nogil=True)
+
+
+@dataclass(frozen=True)
+class EntryRule:
+    """How a loss turns the model value at a stored entry into gradient coefficients.
+
+    Attributes
+    ----------
+    mode : int
+        One of :data:`KL`, :data:`BETA`, :data:`NB`, :data:`ZINB`.
+    offset : ndarray of shape (p,)
+        Per-feature floor added to the model (zeros for none).
+    size : ndarray of shape (p,)
+        NB size ``r = 1 / dispersion`` (ignored by KL and beta).
+    zero_inflation : ndarray of shape (p,)
+        ZINB dropout probability ``pi`` (ignored otherwise).
+    power : float
+        ``beta - 2`` for the beta rule.
+    floor : float
+        Smallest model value used in a ratio.
+    """
+
+    mode: int
+    offset: np.ndarray
+    size: np.ndarray
+    zero_inflation: np.ndarray
+    power: float = 0.0
+    floor: float = float(np.finfo(np.float32).eps)
+
+    @property
+    def has_pos_correction(self) -> bool:
+        return self.mode in (NB, ZINB)
+
+
+def make_rule(mode: int, n_features: int, dtype, *, offset=None, size=None, zero_inflation=None,
+              power: float = 0.0) -> EntryRule:
+    """An :class:`EntryRule` with per-feature arrays filled in (zeros or ones where unused)."""
+
+    def per_feature(value, default):
+        array = np.full(n_features, default, dtype=np.float64) if value is None else np.broadcast_to(
+            np.asarray(value, dtype=np.float64), (n_features,))
+        return np.ascontiguousarray(array)
+
+    return EntryRule(
+        mode=mode,
+        offset=per_feature(offset, 0.0).astype(dtype),
+        size=per_feature(size, 1.0),
+        zero_inflation=per_feature(zero_inflation, 0.0),
+        power=float(power),
+    )
+
+
+# -- compiled pieces ------------------------------------------------------------------------------
+
+
+@numba.njit(inline="always", **_JIT)
+def _model(wi, h, offset_j, floor, zero):  # pragma: no cover - compiled
+    dot = zero
+    for q in range(h.shape[0]):
+        dot += wi[q] * h[q]
+    return max(dot + offset_j, floor)
+
+
+@numba.njit(inline="always", **_JIT)
+def _neg_coefficient(mode, x, v, power):  # pragma: no cover - compiled
+    if mode == BETA:
+        return x * v**power
+    return x / v
+
+
+@numba.njit(inline="always", **_JIT)
+def _pos_correction(mode, x, v, r, pi):  # pragma: no cover - compiled
+    x64 = np.float64(x)
+    v64 = np.float64(v)
+    if mode == NB:
+        return x64 / (v64 + r)
+    nb_zero = np.exp(-r * np.log1p(v64 / r))
+    keep = 1.0 - pi / max(pi + (1.0 - pi) * nb_zero, 1e-300)
+    return (x64 + r) / (v64 + r) - keep * r / (v64 + r)
+
+
+@numba.njit(parallel=True, **_JIT)
+def _w_parts(indptr, indices, data, W, Hp, offset, size, pi, mode, power, floor, bounds, neg, pos):  # pragma: no cover
+    k = W.shape[1]
+    kp = Hp.shape[1]
+    zero = Hp[0, 0] * 0
+    for t in numba.prange(bounds.shape[0] - 1):
+        wi = np.zeros(kp, Hp.dtype)
+        a_sum = np.zeros(kp, Hp.dtype)
+        b_sum = np.zeros(kp, np.float64)
+        for i in range(bounds[t], bounds[t + 1]):
+            wi[:k] = W[i]
+            a_sum[:] = 0
+            b_sum[:] = 0
+            for idx in range(indptr[i], indptr[i + 1]):
+                j = indices[idx]
+                h = Hp[j]
+                v = _model(wi, h, offset[j], floor, zero)
+                a = _neg_coefficient(mode, data[idx], v, power)
+                for q in range(kp):
+                    a_sum[q] += a * h[q]
+                if mode >= NB:
+                    b = _pos_correction(mode, data[idx], v, size[j], pi[j])
+                    for q in range(kp):
+                        b_sum[q] += b * h[q]
+            neg[i] = a_sum[:k]
+            if mode >= NB:
+                pos[i] = b_sum[:k]
+
+
+@numba.njit(parallel=True, **_JIT)
+def _h_parts(indptr, indices, data, W, Hp, offset, size, pi, mode, power, floor, bounds, neg, pos):  # pragma: no cover
+    k = W.shape[1]
+    kp = Hp.shape[1]
+    zero = Hp[0, 0] * 0
+    for t in numba.prange(bounds.shape[0] - 1):
+        wi = np.zeros(kp, Hp.dtype)
+        neg_t = neg[t]
+        pos_t = pos[t]
+        for i in range(bounds[t], bounds[t + 1]):
+            wi[:k] = W[i]
+            for idx in range(indptr[i], indptr[i + 1]):
+                j = indices[idx]
+                v = _model(wi, Hp[j], offset[j], floor, zero)
+                a = _neg_coefficient(mode, data[idx], v, power)
+                row = neg_t[j]
+                for q in range(kp):
+                    row[q] += a * wi[q]
+                if mode >= NB:
+                    b = _pos_correction(mode, data[idx], v, size[j], pi[j])
+                    row = pos_t[j]
+                    for q in range(kp):
+                        row[q] += b * wi[q]
+
+
+@numba.njit(parallel=True, **_JIT)
+def _kl_sweep(indptr, indices, data, W, Hp, offset, floor, denominator, l2, exponent, bounds, neg):  # pragma: no cover
+    k = W.shape[1]
+    kp = Hp.shape[1]
+    zero = Hp[0, 0] * 0
+    for t in numba.prange(bounds.shape[0] - 1):
+        wi = np.zeros(kp, Hp.dtype)
+        a_sum = np.zeros(kp, Hp.dtype)
+        neg_t = neg[t]
+        for i in range(bounds[t], bounds[t + 1]):
+            wi[:k] = W[i]
+            a_sum[:] = 0
+            start, stop = indptr[i], indptr[i + 1]
+            for idx in range(start, stop):
+                j = indices[idx]
+                h = Hp[j]
+                a = data[idx] / _model(wi, h, offset[j], floor, zero)
+                for q in range(kp):
+                    a_sum[q] += a * h[q]
+            for q in range(k):
+                ratio = a_sum[q] / max(denominator[q] + l2 * wi[q], floor)
+                if exponent != 1.0:
+                    ratio = ratio**exponent
+                wi[q] *= ratio
+                W[i, q] = wi[q]
+            for idx in range(start, stop):
+                j = indices[idx]
+                a = data[idx] / _model(wi, Hp[j], offset[j], floor, zero)
+                row = neg_t[j]
+                for q in range(kp):
+                    row[q] += a * wi[q]
+
+
+# -- Python entry points --------------------------------------------------------------------------
+
+
+def _padded_transpose(H: np.ndarray, dtype) -> np.ndarray:
+    k, p = H.shape
+    Hp = np.zeros((p, -(-k // LANES) * LANES), dtype=dtype)
+    Hp[:, :k] = H.T
+    return Hp
+
+
+def _thread_bounds(X: sp.csr_matrix) -> np.ndarray:
+    """Row boundaries that give each thread about the same number of stored entries."""
+    n_blocks = max(1, min(numba.get_num_threads(), X.shape[0]))
+    targets = np.linspace(0, X.indptr[-1], n_blocks + 1)
+    bounds = np.searchsorted(X.indptr, targets, side="left").astype(np.int64)
+    bounds[0], bounds[-1] = 0, X.shape[0]
+    return np.maximum.accumulate(bounds)
+
+
+def _thread_buffers(n_blocks: int, Hp: np.ndarray, wanted: bool) -> np.ndarray:
+    shape = (n_blocks, *Hp.shape) if wanted else (n_blocks, 1, Hp.shape[1])
+    return np.zeros(shape, dtype=Hp.dtype)
+
+
+def _reduce(buffers: np.ndarray, k: int) -> np.ndarray:
+    return np.ascontiguousarray(buffers.sum(axis=0)[:, :k].T)
+
+
+def _csr_parts(X: sp.csr_matrix, W: np.ndarray):
+    data = X.data if X.data.dtype == W.dtype else X.data.astype(W.dtype)
+    return X.indptr, X.indices, data
+
+
+def sparse_w_parts(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, rule: EntryRule):
+    """Gradient parts with respect to ``W`` at the stored entries of ``X``.
+
+    Returns
+    -------
+    neg : ndarray, shape (n, k)
+        ``sum_j a_ij H[:, j]`` over the stored entries of each row.
+    pos_correction : ndarray of shape (n, k), or None when the rule has none
+        ``sum_j b_ij H[:, j]``.
+    """
+    Hp = _padded_transpose(H, W.dtype)
+    neg = np.empty(W.shape, dtype=W.dtype)
+    pos = np.empty(W.shape if rule.has_pos_correction else (1, W.shape[1]), dtype=W.dtype)
+    _w_parts(*_csr_parts(X, W), np.ascontiguousarray(W), Hp, rule.offset, rule.size, rule.zero_inflation,
+             rule.mode, W.dtype.type(rule.power), W.dtype.type(rule.floor), _thread_bounds(X), neg, pos)
+    return neg, (pos if rule.has_pos_correction else None)
+
+
+def sparse_h_parts(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, rule: EntryRule):
+    """Gradient parts with respect to ``H`` at the stored entries of ``X``.
+
+    Returns
+    -------
+    neg : ndarray, shape (k, p)
+        ``sum_i a_ij W[i]`` over the stored entries of each column.
+    pos_correction : ndarray of shape (k, p), or None when the rule has none
+    """
+    Hp = _padded_transpose(H, W.dtype)
+    bounds = _thread_bounds(X)
+    neg = _thread_buffers(len(bounds) - 1, Hp, True)
+    pos = _thread_buffers(len(bounds) - 1, Hp, rule.has_pos_correction)
+    _h_parts(*_csr_parts(X, W), np.ascontiguousarray(W), Hp, rule.offset, rule.size, rule.zero_inflation,
+             rule.mode, W.dtype.type(rule.power), W.dtype.type(rule.floor), bounds, neg, pos)
+    k = W.shape[1]
+    return _reduce(neg, k), (_reduce(pos, k) if rule.has_pos_correction else None)
+
+
+def kl_usage_sweep(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, offset: np.ndarray,
+                   denominator: np.ndarray, l2: float = 0.0, exponent: float = 1.0) -> np.ndarray:
+    """One KL multiplicative step on ``W`` (in place), fused with the ``H`` numerator at the new ``W``.
+
+    Each row's usages are updated from ``X / (W H)`` at its stored entries, then the same entries
+    are visited again with the new row to accumulate ``W^T (X / W H)``: one pass over the data
+    does what otherwise takes two, and the result equals the usage step followed by the loadings
+    numerator.
+
+    Parameters
+    ----------
+    X : csr_matrix, shape (n, p)
+    W : ndarray, shape (n, k), C-contiguous
+        Usages, updated in place.
+    H : ndarray, shape (k, p)
+    offset : ndarray, shape (p,)
+    denominator : ndarray, shape (k,)
+        The usage step's positive part without its L2 term (row sums of ``H`` plus any L1).
+    l2 : float
+        L2 penalty on ``W``: adds ``l2 * W`` to the denominator.
+    exponent : float
+        Exponent of the step.
+
+    Returns
+    -------
+    ndarray, shape (k, p)
+        ``W^T (X / (W H + offset))`` at the updated ``W``, over the stored entries.
+    """
+    if not W.flags.c_contiguous:
+        raise ValueError("kl_usage_sweep updates W in place and needs it C-contiguous")
+    Hp = _padded_transpose(H, W.dtype)
+    bounds = _thread_bounds(X)
+    neg = _thread_buffers(len(bounds) - 1, Hp, True)
+    _kl_sweep(*_csr_parts(X, W), W, Hp, offset.astype(W.dtype, copy=False), W.dtype.type(np.finfo(np.float32).eps),
+              denominator.astype(W.dtype), W.dtype.type(l2), float(exponent), bounds, neg)
+    return _reduce(neg, W.shape[1])
