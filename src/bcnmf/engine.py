@@ -109,17 +109,19 @@ def objective(terms: list[Term], H: np.ndarray, penalty: Penalty = Penalty()) ->
     return total, scale, divergences
 
 
-def normalize_loadings(terms: list[Term], H: np.ndarray) -> None:
+def normalize_loadings(terms: list[Term], H: np.ndarray) -> np.ndarray:
     """Scale each row of ``H`` to sum to one and move the scale into every term's usages.
 
     All losses here are invariant to ``W D, D^-1 H``; fixing the scale removes the direction in
-    which contrastive updates otherwise drift (loadings to 1e18, usages to 1e-18).
+    which contrastive updates otherwise drift (loadings to 1e18, usages to 1e-18). Returns the
+    row sums divided out.
     """
     sums = H.sum(axis=1)
     sums = np.where(sums > 0, sums, 1.0).astype(H.dtype)
     H /= sums[:, None]
     for term in terms:
         term.W *= sums[None, :]
+    return sums
 
 
 def cap_modelled_totals(term: Term, H: np.ndarray, caps: np.ndarray) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,16 @@ def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, warn_empty: s
     n_samples, n_features = X.shape
     if n_samples == 0 or n_features == 0:
         raise ValueError(f"{name} is empty (shape {X.shape}); it needs at least one sample and one feature.")
+    _check_values(X, values, name, allow_zeros)
+    if warn_empty in ("both", "rows"):
+        _warn_empty_rows(X, name)
+    if warn_empty == "both":
+        warn_empty_columns([X], name)
+    return X, feature_names
+
+
+def _check_values(X, values, name: str, allow_zeros: bool) -> None:
+    """Reject NaN/inf, negative entries and (where the loss needs it) zeros in ``X``."""
     n_bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
     if n_bad:
         raise ValueError(
@@ -94,16 +105,45 @@ def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, warn_empty: s
             "factorization needs data >= 0. Use raw counts or a non-negative transform such as log1p, "
             "not centred or scaled data."
         )
-    if not allow_zeros and (sp.issparse(X) and X.nnz < n_samples * n_features or np.any(values == 0)):
+    if not allow_zeros and (sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1] or np.any(values == 0)):
         raise ValueError(
             f"{name} has zero entries, where the Itakura-Saito divergence (beta <= 0) is undefined; add a "
             "small constant to the data or use a loss with beta > 0."
         )
-    if warn_empty in ("both", "rows"):
-        _warn_empty_rows(X, name)
-    if warn_empty == "both":
-        warn_empty_columns([X], name)
-    return X, feature_names
+
+
+@dataclass
+class SourceSummary:
+    """What one pass over a block source learns: sums for offsets and caps, and row totals."""
+
+    column_sums: np.ndarray
+    max_row_total: float
+    empty_rows: int
+
+
+def scan_source(source, name: str, dtype, *, allow_zeros: bool = True, n_blocks: int = 1) -> SourceSummary:
+    """Check every block of an out-of-core source as :func:`check_matrix` checks a matrix, and sum it.
+
+    Errors name the rows of the offending block, so the user can find it in the file.
+    """
+    if source.n_rows == 0 or source.n_features == 0:
+        raise ValueError(f"{name} is empty (shape {(source.n_rows, source.n_features)}); it needs samples and features.")
+    column_sums = np.zeros(source.n_features)
+    max_row_total, empty_rows = 0.0, 0
+    for rows, block in source.blocks(n_blocks, dtype):
+        if block.shape[1] != source.n_features:
+            raise ValueError(f"{name} rows {rows.start}-{rows.stop - 1} have {block.shape[1]} features, not "
+                             f"{source.n_features}; every block needs the same features.")
+        _check_values(block, block.data if sp.issparse(block) else block, f"{name} (rows {rows.start}-{rows.stop - 1})",
+                      allow_zeros)
+        column_sums += np.asarray(block.sum(axis=0, dtype=np.float64)).ravel()
+        row_totals = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
+        max_row_total = max(max_row_total, float(row_totals.max(initial=0.0)))
+        empty_rows += int(np.count_nonzero(row_totals == 0))
+    if empty_rows:
+        warnings.warn(f"{name} has {empty_rows} all-zero rows (samples); their usages will be zero.",
+                      DataWarning, stacklevel=3)
+    return SourceSummary(column_sums, max_row_total, empty_rows)
 
 
 def _warn_empty_rows(X, name: str) -> None:

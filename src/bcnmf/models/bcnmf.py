@@ -13,7 +13,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from bcnmf.backend import column_sums
-from bcnmf.engine import Term, normalize_loadings
+from bcnmf.backend.blocks import RowSource
+from bcnmf.engine import Penalty, Term, normalize_loadings
 from bcnmf.init import DETERMINISTIC_INITS, INIT_METHODS, contrastive_loadings, initialize
 from bcnmf.losses import make_loss
 from bcnmf.models._common import (
@@ -27,7 +28,17 @@ from bcnmf.models._common import (
     usages_for,
     warn_not_converged,
 )
-from bcnmf.solvers import NonFiniteError, run_multiplicative_updates
+from bcnmf.models._online import OnlineState
+from bcnmf.models._streaming import (
+    INIT_SAMPLE_ROWS,
+    WARM_UP_ITERATIONS,
+    block_input,
+    check_solver,
+    n_blocks_for,
+    resolve_solver,
+    starting_usages,
+)
+from bcnmf.solvers import NonFiniteError, run_block_updates, run_multiplicative_updates
 from bcnmf.validation import (
     check_matrix,
     check_n_components,
@@ -36,8 +47,6 @@ from bcnmf.validation import (
     warn_empty_columns,
 )
 
-#: Usage-only iterations that fit the starting usages to the starting loadings.
-WARM_UP_ITERATIONS = 20
 #: How many times alpha is halved looking for a stable fit before giving up at alpha = 0.
 ALPHA_BACKOFF_STEPS = 6
 #: A fit whose modelled sample totals exceed the largest observed total by this factor is treated
@@ -100,6 +109,17 @@ class BCNMF(BaseEstimator):
     dispersion : float or array, optional
         NB/ZINB dispersion; estimated per feature and dataset when None.
     eval_every : int
+    solver : {"auto", "mu", "minibatch", "online"}
+        How the data are visited. "mu" updates from all rows at once (data in memory);
+        "minibatch" reads row blocks and moves the loadings once per pass (the same fit, memory
+        bounded by a block); "online" moves the loadings after every block, with decaying memory
+        of earlier blocks (fewer passes over very large data). "auto" is "mu" for data in memory
+        and "minibatch" for a ``.h5ad`` path, a backed AnnData or a list of row blocks. With the
+        block solvers ``max_iter`` counts passes over the data.
+    batch_size : int
+        Rows of the target per block (the background is split into as many blocks).
+    forget_factor : float
+        Online solver: weight kept by the previous pass's statistics.
     verbose : bool
 
     Attributes
@@ -136,6 +156,9 @@ class BCNMF(BaseEstimator):
         dtype: str = "float32",
         dispersion=None,
         eval_every: int = 10,
+        solver: str = "auto",
+        batch_size: int = 4096,
+        forget_factor: float = 0.7,
         verbose: bool = False,
     ) -> None:
         self.n_components = n_components
@@ -152,6 +175,9 @@ class BCNMF(BaseEstimator):
         self.dtype = dtype
         self.dispersion = dispersion
         self.eval_every = eval_every
+        self.solver = solver
+        self.batch_size = batch_size
+        self.forget_factor = forget_factor
         self.verbose = verbose
 
     # -- checks -----------------------------------------------------------------------------------
@@ -161,6 +187,7 @@ class BCNMF(BaseEstimator):
         check_positive(self.alpha, "alpha", allow_zero=True)
         check_positive(self.damping, "damping", upper=1.0)
         check_positive(self.offset, "offset")
+        check_solver(self)
         return dtype
 
     def _make_loss(self, offset, dispersion=None, zero_inflation=None):
@@ -186,34 +213,57 @@ class BCNMF(BaseEstimator):
         return self
 
     def fit_transform(self, X_target, X_background, *, H=None) -> np.ndarray:
-        """Fit and return the target usages, shape (n_target, n_components)."""
+        """Fit and return the target usages, shape (n_target, n_components).
+
+        Either dataset may also be an ``.h5ad`` path, an AnnData opened with ``backed="r"`` or a list
+        of row blocks; it is then read block by block (see ``solver``).
+        """
         dtype = self._check_params()
+        solver = resolve_solver(self.solver, X_target, X_background)
         allow_zeros = not (self.loss == "beta" and self.beta is not None and self.beta <= 0)
-        Xt, names_t = check_matrix(X_target, "X_target", dtype, allow_zeros=allow_zeros, warn_empty="rows")
-        Xb, names_b = check_matrix(X_background, "X_background", dtype, allow_zeros=allow_zeros, warn_empty="rows")
+        if solver == "mu":
+            Xt, names_t = check_matrix(X_target, "X_target", dtype, allow_zeros=allow_zeros, warn_empty="rows")
+            Xb, names_b = check_matrix(X_background, "X_background", dtype, allow_zeros=allow_zeros, warn_empty="rows")
+            target_mean, background_mean = column_sums(Xt) / Xt.shape[0], column_sums(Xb) / Xb.shape[0]
+            observed_max = [_max_row_total(Xt), _max_row_total(Xb)]
+            sample_t, sample_b = Xt, Xb
+        else:
+            t = block_input(X_target, "X_target", dtype, allow_zeros=allow_zeros, batch_size=self.batch_size)
+            b = block_input(X_background, "X_background", dtype, allow_zeros=allow_zeros, batch_size=self.batch_size)
+            Xt, Xb, names_t, names_b = t, b, t.feature_names, b.feature_names
+            target_mean, background_mean = t.column_means, b.column_means
+            observed_max = [t.max_row_total, b.max_row_total]
         check_same_features(Xt.shape, Xb.shape, names_t, names_b)
-        warn_empty_columns([Xt, Xb], "X_target and X_background together")
         k = check_n_components(self.n_components, Xt.shape[0], Xt.shape[1], name="X_target")
         H_custom = self._custom_loadings(H, k, Xt.shape[1], dtype)
-        target_mean = column_sums(Xt) / Xt.shape[0]
-        background_mean = column_sums(Xb) / Xb.shape[0]
+        if solver == "mu":
+            warn_empty_columns([Xt, Xb], "X_target and X_background together")
         offset = self._offset(target_mean, background_mean, Xt.shape[0], Xb.shape[0], dtype)
         caps = self._total_caps(target_mean, background_mean, offset, (Xt.shape[0], Xb.shape[0]), dtype)
         generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if solver != "mu":
+            sample_t = t.source.sample(INIT_SAMPLE_ROWS, generator, dtype)
+            sample_b = b.source.sample(INIT_SAMPLE_ROWS, generator, dtype)
         starts = StartingPoints(
-            lambda: (self._starting_loadings(Xt, Xb, k, generator, dtype) if H_custom is None else H_custom,),
+            lambda: (self._starting_loadings(sample_t, sample_b, k, generator, dtype) if H_custom is None else H_custom,),
             deterministic=self.init in DETERMINISTIC_INITS,
             rng=generator,
         )
 
+        def run_start(alpha: float, start: int) -> Restart:
+            H0 = starts.get(start)[0]
+            if solver == "mu":
+                return self._run_start(Xt, Xb, H0, alpha, start, offset=offset, caps=caps)
+            return self._run_blocks(t, b, (sample_t, sample_b), H0, alpha, start, solver, offset=offset, caps=caps)
+
         failures: list[str] = []
         for alpha in self._alpha_schedule():
             try:
-                best, objectives = best_restart(self.n_init, lambda s: self._run_start(Xt, Xb, starts.get(s)[0], alpha, s, offset=offset, caps=caps))
+                best, objectives = best_restart(self.n_init, lambda s: run_start(alpha, s))
             except NonFiniteError as err:
                 failures.append(f"alpha={alpha:g}: {err}")
                 continue
-            problem = _collapse(*best.state[:3])
+            problem = _collapse(*best.state, observed_max)
             if problem is None:
                 break
             failures.append(f"alpha={alpha:g}: {problem}")
@@ -234,6 +284,42 @@ class BCNMF(BaseEstimator):
         warn_not_converged("BCNMF", self.max_iter, self.tol, result.converged)
         self._store(target, background, result, alpha, offset, objectives, names_t if names_t is not None else names_b, Xt.shape[1])
         return target.W
+
+    def partial_fit(self, X_target, X_background) -> "BCNMF":
+        """Update the model from one block of target rows and one of background rows (the online
+        schedule, driven by the caller).
+
+        The first call sets the loadings (``init``), the count offset, the caps on modelled means
+        and the NB/ZINB noise parameters from these blocks; later calls must have the same
+        features. No alpha back-off happens here: watch ``components_`` or use ``fit``.
+        """
+        if not hasattr(self, "_online"):
+            dtype = self._check_params()
+            Xt, names_t = check_matrix(X_target, "X_target", dtype, warn_empty="none")
+            Xb, names_b = check_matrix(X_background, "X_background", dtype, warn_empty="none")
+            check_same_features(Xt.shape, Xb.shape, names_t, names_b)
+            k = check_n_components(self.n_components, Xt.shape[0], Xt.shape[1], name="X_target")
+            generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            if self.init == "custom":
+                raise ValueError("partial_fit cannot start from init='custom'; choose another init.")
+            H0 = self._starting_loadings(Xt, Xb, k, generator, dtype)
+            H0 = H0 / np.maximum(H0.sum(axis=1, keepdims=True), np.finfo(dtype).tiny) + np.finfo(dtype).tiny
+            target_mean, background_mean = column_sums(Xt) / Xt.shape[0], column_sums(Xb) / Xb.shape[0]
+            offset = self._offset(target_mean, background_mean, Xt.shape[0], Xb.shape[0], dtype)
+            means = self._total_caps(target_mean, background_mean, offset, (1, 1), dtype)
+            losses = [self._warm_term(X, H0, offset, 1.0).loss for X in (Xt, Xb)]
+            self._online = OnlineState(
+                H0, [(losses[0], 1.0, Penalty()), (losses[1], -float(self.alpha), Penalty())],
+                forget_factor=self.forget_factor, damping=self.damping, normalize=True, allowed_means=means,
+            )
+            self.components_, self.n_components_, self.alpha_, self.offset_ = H0, k, float(self.alpha), offset
+            store_fit_metadata(self, names_t if names_t is not None else names_b, Xt.shape[1], losses[0])
+        else:
+            Xt = check_new_data(self, X_target, "X_target")
+            Xb = check_new_data(self, X_background, "X_background")
+        self.target_usage_, self.background_usage_ = self._online.step([Xt, Xb])
+        self.n_steps_ = self._online.n_steps
+        return self
 
     def _alpha_schedule(self) -> list[float]:
         if self.alpha == 0:
@@ -300,6 +386,23 @@ class BCNMF(BaseEstimator):
             normalize_loadings([], H)
         return Restart(result.objective, (target, background, result))
 
+    def _run_blocks(self, t, b, samples, H0, alpha, start, solver, *, offset, caps):
+        """One start of the block schedules: noise parameters are estimated on the in-memory
+        samples, and each block's usages are warmed up on its first visit."""
+        H = np.array(H0, copy=True)
+        H /= np.maximum(H.sum(axis=1, keepdims=True), np.finfo(H.dtype).tiny)
+        H += np.finfo(H.dtype).tiny
+        # The background keeps a term at alpha = 0 (weight zero) so that its usages are still fitted.
+        terms = [Term(data.source, starting_usages(data, H), self._warm_term(sample, H, offset, weight).loss, weight)
+                 for data, sample, weight in ((t, samples[0], 1.0), (b, samples[1], -alpha))]
+        result = run_block_updates(
+            terms, H, schedule=solver, n_blocks=n_blocks_for(t.shape[0], self.batch_size), dtype=H.dtype,
+            max_epochs=self.max_iter, tol=self.tol, eval_every=self.eval_every, warm_up=WARM_UP_ITERATIONS, forget_factor=self.forget_factor,
+            damping=self.damping, normalize=True, total_caps=caps, verbose=self.verbose,
+            description=f"bcNMF ({solver}) alpha={alpha:g} start {start + 1}/{self.n_init}",
+        )
+        return Restart(result.objective, (*terms, result))
+
     def _warm_term(self, X, H, offset, weight: float) -> Term:
         """A dataset's term with usages fitted to the starting loadings and its noise parameters
         (NB dispersion, ZINB dropout) estimated there, then frozen.
@@ -325,7 +428,9 @@ class BCNMF(BaseEstimator):
         self.objective_curve_ = np.asarray(result.objective_curve)
         self.objective_curve_iterations_ = np.asarray(result.iterations)
         self.loss_curve_ = np.asarray(result.term_curves[0])
-        self.reconstruction_err_ = target.loss.reconstruction_error(target.divergence(result.H))
+        # Block schedules report the target's divergence from their last pass over the data.
+        divergence = result.term_curves[0][-1] if isinstance(target.X, RowSource) else target.divergence(result.H)
+        self.reconstruction_err_ = target.loss.reconstruction_error(divergence)
         self.restart_objectives_ = np.asarray(objectives)
         store_fit_metadata(self, names, n_features, target.loss)
         for attribute in ("dispersion_", "zero_inflation_"):
@@ -348,19 +453,22 @@ class BCNMF(BaseEstimator):
         return np.asarray(W) @ self.components_
 
 
-def _collapse(target: Term, background: Term, result) -> str | None:
+def _max_row_total(X) -> float:
+    return float(np.asarray(X.sum(axis=1)).max())
+
+
+def _collapse(target: Term, background: Term, result, observed_max: list[float]) -> str | None:
     """Why a fit is unusable (non-finite values, a dead topic, usages out of scale with the data),
-    or None when it is sound."""
+    or None when it is sound. ``observed_max`` holds the largest sample total of each dataset."""
     H = result.H
     if not (np.isfinite(H).all() and np.isfinite(target.W).all() and np.isfinite(background.W).all()):
         return "factors became non-finite"
     dead = np.flatnonzero((H.sum(axis=1) <= 0) | (target.W.sum(axis=0) <= 0))
     if dead.size:
         return f"topic(s) {dead.tolist()} collapsed to zero"
-    for term, name in ((target, "target"), (background, "background")):
+    for term, name, observed in ((target, "target", observed_max[0]), (background, "background", observed_max[1])):
         # Rows of H sum to one, so a row of W sums to the total the model predicts for that sample.
         predicted = float(term.W.sum(axis=1).max())
-        observed = float(np.asarray(term.X.sum(axis=1)).max())
         if predicted > MAX_SCALE_RATIO * max(observed, np.finfo(np.float32).tiny):
             return (f"{name} usages blew up (a sample's modelled total is {predicted:.3g}, the largest observed "
                     f"total {observed:.3g})")

@@ -20,7 +20,17 @@ from bcnmf.models._common import (
     usages_for,
     warn_not_converged,
 )
-from bcnmf.solvers import run_multiplicative_updates
+from bcnmf.models._online import OnlineState
+from bcnmf.models._streaming import (
+    INIT_SAMPLE_ROWS,
+    WARM_UP_ITERATIONS,
+    block_input,
+    check_solver,
+    n_blocks_for,
+    resolve_solver,
+    starting_usages,
+)
+from bcnmf.solvers import run_block_updates, run_multiplicative_updates
 from bcnmf.validation import check_matrix, check_n_components, check_positive
 
 
@@ -60,6 +70,17 @@ class NMF(TransformerMixin, BaseEstimator):
         NB/ZINB dispersion (``Var = mu + dispersion * mu^2``); estimated per feature when None.
     eval_every : int
         Iterations between evaluations of the objective (for ``tol`` and ``loss_curve_``).
+    solver : {"auto", "mu", "minibatch", "online"}
+        "mu" updates from all rows at once; "minibatch" reads row blocks of ``batch_size`` and
+        moves the loadings once per pass (the same fit, memory bounded by a block); "online" moves
+        them after every block (as :class:`sklearn.decomposition.MiniBatchNMF`). "auto" is "mu" for
+        data in memory and "minibatch" for an ``.h5ad`` path, a backed AnnData or a list of row
+        blocks. With the block solvers ``max_iter`` counts passes; NB/ZINB noise parameters are
+        estimated once, on a sample of rows.
+    batch_size : int
+        Rows per block.
+    forget_factor : float
+        Online solver: weight kept by the previous pass's statistics.
     verbose : bool
         Show a progress bar.
 
@@ -97,6 +118,9 @@ class NMF(TransformerMixin, BaseEstimator):
         dtype: str = "float32",
         dispersion=None,
         eval_every: int = 10,
+        solver: str = "auto",
+        batch_size: int = 4096,
+        forget_factor: float = 0.7,
         verbose: bool = False,
     ) -> None:
         self.n_components = n_components
@@ -113,6 +137,9 @@ class NMF(TransformerMixin, BaseEstimator):
         self.dtype = dtype
         self.dispersion = dispersion
         self.eval_every = eval_every
+        self.solver = solver
+        self.batch_size = batch_size
+        self.forget_factor = forget_factor
         self.verbose = verbose
 
     # -- checks -----------------------------------------------------------------------------------
@@ -123,6 +150,7 @@ class NMF(TransformerMixin, BaseEstimator):
         check_positive(self.alpha_W, "alpha_W", allow_zero=True)
         if self.alpha_H != "same":
             check_positive(self.alpha_H, "alpha_H", allow_zero=True)
+        check_solver(self)
         return dtype
 
     def _penalties(self, n_samples: int, n_features: int) -> tuple[Penalty, Penalty]:
@@ -148,25 +176,48 @@ class NMF(TransformerMixin, BaseEstimator):
             Starting factors for ``init="custom"``.
         """
         dtype = self._check_params()
+        solver = resolve_solver(self.solver, X)
         allow_zeros = not (self.loss == "beta" and self.beta is not None and self.beta <= 0)
-        X, names = check_matrix(X, "X", dtype, allow_zeros=allow_zeros)
-        n_samples, n_features = X.shape
-        k = check_n_components(self.n_components, n_samples, n_features)
-        custom = self._starting_factors(X, k, W, H, dtype)
-        W_pen, H_pen = self._penalties(n_samples, n_features)
         generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if solver == "mu":
+            X, names = check_matrix(X, "X", dtype, allow_zeros=allow_zeros)
+            sample = X
+        else:
+            data = block_input(X, "X", dtype, allow_zeros=allow_zeros, batch_size=self.batch_size)
+            names = data.feature_names
+            sample = data.source.sample(INIT_SAMPLE_ROWS, generator, dtype)
+        n_samples, n_features = X.shape if solver == "mu" else data.shape
+        k = check_n_components(self.n_components, n_samples, n_features)
+        custom = self._starting_factors((n_samples, n_features), k, W, H, dtype)
+        W_pen, H_pen = self._penalties(n_samples, n_features)
         starts = StartingPoints(
-            lambda: custom if custom is not None else initialize(X, k, self.init, generator, dtype),
+            lambda: custom if custom is not None else initialize(sample, k, self.init, generator, dtype),
             deterministic=self.init in DETERMINISTIC_INITS,
             rng=generator,
         )
 
         def run_one(start: int) -> Restart:
             W0, H0 = starts.get(start)
-            term = Term(X, W0, self._make_loss(), 1.0, W_pen)
-            result = run_multiplicative_updates(
-                [term], H0, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
-                H_penalty=H_pen, verbose=self.verbose, description=f"NMF start {start + 1}/{self.n_init}",
+            if solver == "mu":
+                term = Term(X, W0, self._make_loss(), 1.0, W_pen)
+                result = run_multiplicative_updates(
+                    [term], H0, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
+                    H_penalty=H_pen, verbose=self.verbose, description=f"NMF start {start + 1}/{self.n_init}",
+                )
+                return Restart(result.objective, (term, result))
+            loss = self._make_loss()
+            usages_for(sample, H0, loss, max_iter=WARM_UP_ITERATIONS, tol=0.0, eval_every=self.eval_every)
+            loss.freeze_nuisance()
+            # Starting usages exist for every row when they were given or the sample is the whole
+            # dataset (then the schedule is the full-batch fit); otherwise each block warms up.
+            have_usages = W0.shape[0] == n_samples
+            W_all = W0 if have_usages else starting_usages(data, H0)
+            term = Term(data.source, np.ascontiguousarray(W_all), loss, 1.0, W_pen)
+            result = run_block_updates(
+                [term], H0, schedule=solver, n_blocks=n_blocks_for(n_samples, self.batch_size), dtype=dtype,
+                max_epochs=self.max_iter, tol=self.tol, eval_every=self.eval_every,
+                warm_up=0 if have_usages else WARM_UP_ITERATIONS, forget_factor=self.forget_factor,
+                H_penalty=H_pen, verbose=self.verbose, description=f"NMF ({solver}) start {start + 1}/{self.n_init}",
             )
             return Restart(result.objective, (term, result))
 
@@ -176,14 +227,16 @@ class NMF(TransformerMixin, BaseEstimator):
         self.components_ = result.H
         self.n_components_ = k
         self.n_iter_ = result.n_iter
-        self.reconstruction_err_ = term.loss.reconstruction_error(term.divergence(result.H))
+        # Block schedules report the divergence from their last pass over the data.
+        divergence = term.divergence(result.H) if solver == "mu" else result.term_curves[0][-1]
+        self.reconstruction_err_ = term.loss.reconstruction_error(divergence)
         self.loss_curve_ = np.asarray(result.objective_curve)
         self.loss_curve_iterations_ = np.asarray(result.iterations)
         self.restart_objectives_ = np.asarray(objectives)
         store_fit_metadata(self, names, n_features, term.loss)
         return term.W
 
-    def _starting_factors(self, X, k, W, H, dtype):
+    def _starting_factors(self, shape, k, W, H, dtype):
         if self.init != "custom":
             if W is not None or H is not None:
                 raise ValueError("W and H are only used with init='custom'; set init='custom' to start from them.")
@@ -192,9 +245,9 @@ class NMF(TransformerMixin, BaseEstimator):
             raise ValueError("init='custom' needs both W (n_samples x n_components) and H (n_components x n_features).")
         W = np.array(W, dtype=dtype)
         H = np.array(H, dtype=dtype)
-        if W.shape != (X.shape[0], k) or H.shape != (k, X.shape[1]):
+        if W.shape != (shape[0], k) or H.shape != (k, shape[1]):
             raise ValueError(
-                f"init='custom' needs W of shape {(X.shape[0], k)} and H of shape {(k, X.shape[1])}; "
+                f"init='custom' needs W of shape {(shape[0], k)} and H of shape {(k, shape[1])}; "
                 f"got {W.shape} and {H.shape}."
             )
         if not (np.isfinite(W).all() and np.isfinite(H).all()) or W.min() < 0 or H.min() < 0:
@@ -204,6 +257,37 @@ class NMF(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None, W=None, H=None) -> "NMF":
         """Fit the model to ``X``; see :meth:`fit_transform`."""
         self.fit_transform(X, y, W=W, H=H)
+        return self
+
+    def partial_fit(self, X, y=None, W=None, H=None) -> "NMF":
+        """Update the model from one block of rows (the online schedule, driven by the caller).
+
+        The first call initialises the loadings from this block (``init``, or ``H`` with
+        ``init="custom"``) and estimates NB/ZINB noise parameters on it; later calls must have the
+        same features. ``W`` is ignored (each block's usages are fitted to the loadings).
+        """
+        if not hasattr(self, "_online"):
+            dtype = self._check_params()
+            X, names = check_matrix(X, "X", dtype, allow_zeros=True, warn_empty="none")
+            k = check_n_components(self.n_components, X.shape[0], X.shape[1])
+            generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            if self.init == "custom":
+                H0 = self._starting_factors(X.shape, k, np.ones((X.shape[0], k)), H, dtype)[1]
+            else:
+                H0 = initialize(X, k, self.init, generator, dtype)[1]
+            loss = self._make_loss()
+            usages_for(X, H0, loss, max_iter=WARM_UP_ITERATIONS, tol=0.0, eval_every=self.eval_every)
+            loss.freeze_nuisance()
+            W_pen, H_pen = self._penalties(self.batch_size, X.shape[1])
+            self._online = OnlineState(H0, [(loss, 1.0, W_pen)], forget_factor=self.forget_factor, H_penalty=H_pen,
+                                       normalize=not W_pen.active)
+            self.components_ = H0
+            self.n_components_ = k
+            store_fit_metadata(self, names, X.shape[1], loss)
+        else:
+            X = check_new_data(self, X)
+        self._online.step([X])
+        self.n_steps_ = self._online.n_steps
         return self
 
     def transform(self, X) -> np.ndarray:

@@ -36,7 +36,7 @@ class FitResult:
     term_curves: list[list[float]] = field(default_factory=list)
 
 
-def _all_finite(terms: list[Term], H: np.ndarray) -> bool:
+def all_finite(terms: list[Term], H: np.ndarray) -> bool:
     return bool(np.isfinite(H).all() and all(np.isfinite(t.W).all() for t in terms))
 
 
@@ -120,7 +120,7 @@ def run_multiplicative_updates(
             iterations.append(n_iter)
             for values, d in zip(term_curves, divergences):
                 values.append(d)
-            if not (np.isfinite(current) and _all_finite(terms, H)):
+            if not (np.isfinite(current) and all_finite(terms, H)):
                 raise NonFiniteError(f"{description}: the objective became non-finite at iteration {n_iter}")
             bar.set_postfix(objective=f"{current:.6g}", refresh=False)
             if tol > 0 and abs(previous - current) <= tol * max(scale, np.finfo(np.float64).tiny):

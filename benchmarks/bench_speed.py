@@ -1,0 +1,285 @@
+"""Speed and memory of bcNMF against its peers and against this machine's own limits.
+
+Run ``python benchmarks/bench_speed.py`` (add ``--write`` to update ``benchmarks/RESULTS.md``).
+Everything is timed in this one process, so the ratios hold on any machine:
+
+* per iteration of KL bcNMF on sparse target and background (10,000 cells x 3,000 genes each,
+  10% non-zero, k = 20, float32), against a dense PyTorch implementation of the published updates
+  (all-ones matrices for the sums) and scikit-learn's ``NMF(solver="mu")`` run on the same two
+  matrices;
+* the roofline of that iteration: its non-zero work (8 k flops per stored entry: two sampled
+  products and two sparse-dense products) at the GEMM rate this machine reaches on the same thin
+  shapes (and on square matrices), and its bytes at the measured memory bandwidth;
+* per iteration of dense Frobenius bcNMF against the bare BLAS calls it makes;
+* peak memory of a sparse KL fit in a fresh process, against input + 4 x factors + 300 MB.
+
+Per-iteration times are differences between fits of two lengths, so set-up (checks, init,
+warm-up) cancels out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+HERE = Path(__file__).resolve().parent
+N_CELLS, N_GENES, DENSITY, K = 10_000, 3_000, 0.10, 20
+
+
+def best_of(fn, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def per_iteration(fit, short: int, long: int, repeats: int = 2) -> float:
+    """``(time(long) - time(short)) / (long - short)``, each the best of ``repeats``."""
+    return (best_of(lambda: fit(long), repeats) - best_of(lambda: fit(short), repeats)) / (long - short)
+
+
+def sparse_counts(n: int, p: int, density: float, seed: int) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, p, density=density, format="csr", dtype=np.float32, random_state=seed)
+    X.data[:] = rng.poisson(2.0, X.nnz) + 1
+    return X
+
+
+# -- machine limits --------------------------------------------------------------------------------
+
+
+def gemm_rate(m: int, n: int, k: int) -> float:
+    """GFLOP/s of float32 ``(m x k) @ (k x n)``."""
+    rng = np.random.default_rng(0)
+    A = rng.random((m, k), dtype=np.float32)
+    B = rng.random((k, n), dtype=np.float32)
+    A @ B
+    return 2.0 * m * n * k / best_of(lambda: A @ B, 5) / 1e9
+
+
+def bandwidth() -> float:
+    """GB/s of a streaming ``c = a + b`` over 256 MiB arrays (three arrays' bytes moved)."""
+    a = np.ones(2**26, dtype=np.float32)
+    b = np.ones_like(a)
+    c = np.empty_like(a)
+    return 3 * a.nbytes / best_of(lambda: np.add(a, b, out=c), 5) / 1e9
+
+
+# -- KL: bcnmf against the dense published updates and scikit-learn ---------------------------------
+
+
+def torch_published_kl(Xt, Xb, alpha: float = 1.0):
+    """The bcNMF KL updates as published, dense, with all-ones matrices: one iteration's time."""
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    gen = torch.Generator().manual_seed(0)
+    Xt_d, Xb_d = torch.from_numpy(Xt.toarray()), torch.from_numpy(Xb.toarray())
+    Wt = torch.rand(Xt.shape[0], K, generator=gen) + 0.1
+    Wb = torch.rand(Xb.shape[0], K, generator=gen) + 0.1
+    H = torch.rand(K, Xt.shape[1], generator=gen) + 0.1
+    ones_t, ones_b = torch.ones_like(Xt_d), torch.ones_like(Xb_d)
+
+    def iteration():
+        Wt.mul_(((Xt_d / (Wt @ H)) @ H.T) / (ones_t @ H.T))
+        Wb.mul_(((Xb_d / (Wb @ H)) @ H.T) / (ones_b @ H.T))
+        numerator = Wt.T @ (Xt_d / (Wt @ H)) + alpha * (Wb.T @ ones_b)
+        denominator = Wt.T @ ones_t + alpha * (Wb.T @ (Xb_d / (Wb @ H)))
+        H.mul_(numerator / denominator)
+
+    iteration()
+    return best_of(iteration, 3)
+
+
+def sklearn_kl(Xt, Xb, short: int = 3, long: int = 8) -> float:
+    from sklearn.decomposition import NMF as SkNMF
+
+    rng = np.random.default_rng(0)
+    starts = [(rng.random((X.shape[0], K), dtype=np.float32) + 0.1, rng.random((K, X.shape[1]), dtype=np.float32) + 0.1)
+              for X in (Xt, Xb)]
+
+    def fit(n_iter):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for X, (W, H) in zip((Xt, Xb), starts):
+                SkNMF(K, solver="mu", beta_loss="kullback-leibler", init="custom", max_iter=n_iter, tol=0).fit(
+                    X, W=W.copy(), H=H.copy())
+
+    return per_iteration(fit, short, long)
+
+
+def bcnmf_per_iteration(Xt, Xb, loss: str, short: int = 10, long: int = 40) -> float:
+    from bcnmf import BCNMF
+
+    def fit(n_iter):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            BCNMF(K, loss=loss, init="random", max_iter=n_iter, tol=0, random_state=0).fit(Xt, Xb)
+
+    return per_iteration(fit, short, long)
+
+
+def kl_roofline(Xt, Xb, gemm_gflops: float, bandwidth_gbs: float) -> tuple[float, float, float]:
+    """(seconds at the GEMM rate, seconds at the bandwidth, flops) for one KL bcNMF iteration."""
+    nnz = Xt.nnz + Xb.nnz
+    flops = 8.0 * K * nnz
+    rows = Xt.shape[0] + Xb.shape[0]
+    # Two passes over values and column indices, plus reading and writing the usages once.
+    bytes_moved = 2 * nnz * (4 + 4) + 2 * rows * K * 4
+    return flops / (gemm_gflops * 1e9), bytes_moved / (bandwidth_gbs * 1e9), flops
+
+
+# -- Frobenius: bcnmf against its bare BLAS calls ---------------------------------------------------
+
+
+def bare_frobenius_products(Xt, Xb) -> float:
+    """Time of the BLAS products one dense Frobenius bcNMF iteration makes, as bare calls."""
+    rng = np.random.default_rng(0)
+    H = rng.random((K, Xt.shape[1]), dtype=np.float32)
+    Ws = [rng.random((X.shape[0], K), dtype=np.float32) for X in (Xt, Xb)]
+
+    def products():
+        HHt = H @ H.T
+        for X, W in zip((Xt, Xb), Ws):
+            X @ H.T
+            W @ HHt
+        for X, W in zip((Xt, Xb), Ws):
+            W.T @ X
+            (W.T @ W) @ H
+
+    products()
+    return best_of(products, 5)
+
+
+# -- memory -------------------------------------------------------------------------------------------
+
+_MEMORY_CHILD = """
+import resource, sys, warnings
+import numpy as np, scipy.sparse as sp
+sys.path.insert(0, {here!r})
+from bench_speed import sparse_counts, N_CELLS, N_GENES, DENSITY, K
+Xt = sparse_counts(N_CELLS, N_GENES, DENSITY, 1)
+Xb = sparse_counts(N_CELLS, N_GENES, DENSITY, 2)
+import bcnmf
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+warnings.simplefilter("ignore")
+bcnmf.BCNMF(K, loss="kl", max_iter=20, tol=0, random_state=0).fit(Xt, Xb)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(before * 1024, after * 1024)
+"""
+
+
+def fit_peak_memory() -> tuple[float, float]:
+    """(resident bytes before the fit, peak resident bytes) of a KL fit in a fresh process."""
+    output = subprocess.run([sys.executable, "-c", _MEMORY_CHILD.format(here=str(HERE))], check=True,
+                            capture_output=True, text=True).stdout.split()
+    return float(output[0]), float(output[1])
+
+
+# -- report ---------------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    import numba
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}, "
+            f"numba {numba.__version__}, numba threads {numba.get_num_threads()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--write", action="store_true", help="write benchmarks/RESULTS.md")
+    args = parser.parse_args()
+
+    Xt, Xb = sparse_counts(N_CELLS, N_GENES, DENSITY, 1), sparse_counts(N_CELLS, N_GENES, DENSITY, 2)
+    thin = gemm_rate(N_CELLS, K, N_GENES)
+    square = gemm_rate(2048, 2048, 2048)
+    bw = bandwidth()
+    results = {"machine": machine(), "gemm_thin_gflops": thin, "gemm_square_gflops": square, "bandwidth_gbs": bw}
+
+    ours = bcnmf_per_iteration(Xt, Xb, "kl")
+    results["kl_bcnmf_s"] = ours
+    results["kl_torch_dense_s"] = torch_published_kl(Xt, Xb)
+    results["kl_sklearn_mu_s"] = sklearn_kl(Xt, Xb)
+    t_thin, t_bytes, flops = kl_roofline(Xt, Xb, thin, bw)
+    t_square, _, _ = kl_roofline(Xt, Xb, square, bw)
+    results.update(kl_roofline_thin_s=max(t_thin, t_bytes), kl_roofline_square_s=max(t_square, t_bytes),
+                   kl_flops=flops, kl_gflops_achieved=flops / ours / 1e9)
+
+    Dt, Db = np.log1p(Xt.toarray()), np.log1p(Xb.toarray())
+    results["frobenius_bcnmf_s"] = bcnmf_per_iteration(Dt, Db, "frobenius")
+    results["frobenius_bare_blas_s"] = bare_frobenius_products(Dt, Db)
+
+    before, peak = fit_peak_memory()
+    input_bytes = sum(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes for X in (Xt, Xb))
+    factor_bytes = 4 * (Xt.shape[0] + Xb.shape[0] + Xt.shape[1]) * K
+    results.update(memory_before_fit=before, memory_peak=peak, memory_input=input_bytes, memory_factors=factor_bytes)
+
+    report = format_report(results)
+    print(report)
+    print(json.dumps(results, indent=1))
+    if args.write:
+        (HERE / "RESULTS.md").write_text(report)
+
+
+def format_report(r: dict) -> str:
+    mb = 1024**2
+    budget = r["memory_input"] + 4 * r["memory_factors"] + 300 * mb
+    rows = [
+        ("KL bcNMF, sparse (bcnmf)", r["kl_bcnmf_s"], "1.0"),
+        ("KL bcNMF, dense PyTorch, published updates", r["kl_torch_dense_s"], f"{r['kl_torch_dense_s'] / r['kl_bcnmf_s']:.1f}x slower"),
+        ("KL NMF, scikit-learn MU on both matrices", r["kl_sklearn_mu_s"], f"{r['kl_sklearn_mu_s'] / r['kl_bcnmf_s']:.1f}x slower"),
+        ("KL roofline (thin-GEMM rate, bandwidth)", r["kl_roofline_thin_s"], f"bcnmf at {r['kl_bcnmf_s'] / r['kl_roofline_thin_s']:.1f}x"),
+        ("KL roofline (square-GEMM rate, bandwidth)", r["kl_roofline_square_s"], f"bcnmf at {r['kl_bcnmf_s'] / r['kl_roofline_square_s']:.1f}x"),
+        ("Frobenius bcNMF, dense (bcnmf)", r["frobenius_bcnmf_s"], "1.0"),
+        ("Frobenius: its BLAS products as bare calls", r["frobenius_bare_blas_s"], f"bcnmf at {r['frobenius_bcnmf_s'] / r['frobenius_bare_blas_s']:.2f}x"),
+    ]
+    lines = [
+        "# Speed and memory benchmarks",
+        "",
+        "Produced by `python benchmarks/bench_speed.py --write`; every number below comes from one run.",
+        "",
+        f"Machine: {r['machine']}.",
+        f"Measured limits: float32 GEMM {r['gemm_square_gflops']:.0f} GFLOP/s on 2048-square matrices, "
+        f"{r['gemm_thin_gflops']:.0f} GFLOP/s on the thin {N_CELLS} x {N_GENES} x {K} product; "
+        f"memory bandwidth {r['bandwidth_gbs']:.1f} GB/s.",
+        "",
+        f"Target and background: {N_CELLS:,} cells x {N_GENES:,} genes each, {DENSITY:.0%} non-zero, k = {K}, float32.",
+        "",
+        "| per iteration | seconds | ratio |",
+        "|---|---:|---:|",
+        *[f"| {name} | {seconds:.4f} | {ratio} |" for name, seconds, ratio in rows],
+        "",
+        f"bcnmf's sparse KL iteration runs {r['kl_flops'] / 1e9:.2f} GFLOP of non-zero work at "
+        f"{r['kl_gflops_achieved']:.1f} GFLOP/s.",
+        "",
+        f"Peak memory of a sparse KL fit (fresh process): {r['memory_peak'] / mb:.0f} MB, of which "
+        f"{r['memory_before_fit'] / mb:.0f} MB were resident before the fit (interpreter, libraries, data). "
+        f"Input {r['memory_input'] / mb:.0f} MB, factors {r['memory_factors'] / mb:.1f} MB: the budget "
+        f"input + 4 x factors + 300 MB is {budget / mb:.0f} MB; the fit added "
+        f"{(r['memory_peak'] - r['memory_before_fit']) / mb:.0f} MB.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Matrices read block by block of rows: in memory, from a backed AnnData / ``.h5ad`` file, or from a
+re-iterable sequence of row blocks.
+
+Mini-batch and out-of-core schedules see only :class:`RowSource`: a row count, a feature count and
+an iterator over ``(rows, block)`` pairs, each ``block`` a CSR matrix or a dense array in the working
+dtype. Nothing here holds more than one block of the data at a time (plus the sample that
+initialisation asks for).
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import scipy.sparse as sp
+
+from bcnmf.backend.arrays import is_sparse
+
+
+def as_block(block, dtype) -> object:
+    """A row block as CSR or a C-contiguous dense array of ``dtype`` (the formats the kernels take)."""
+    if is_sparse(block):
+        block = sp.csr_matrix(block, dtype=dtype)
+        block.sum_duplicates()
+        return block
+    return np.ascontiguousarray(np.asarray(block, dtype=dtype))
+
+
+class RowSource(ABC):
+    """Rows of a matrix, read in blocks.
+
+    Attributes
+    ----------
+    n_rows, n_features : int
+    feature_names : ndarray of str or None
+    """
+
+    n_rows: int
+    n_features: int
+    feature_names: np.ndarray | None = None
+
+    @abstractmethod
+    def blocks(self, n_blocks: int, dtype) -> Iterator[tuple[slice, object]]:
+        """Yield ``(rows, block)`` for consecutive row ranges covering every row once.
+
+        Sources that choose their own blocks (a sequence of blocks) ignore ``n_blocks``.
+        """
+
+    def sample(self, max_rows: int, rng: np.random.Generator, dtype):
+        """Up to ``max_rows`` rows in memory, spread over the whole matrix, for initialisation."""
+        keep = self._sample_rows(max_rows, rng)
+        parts = [block[keep[(keep >= rows.start) & (keep < rows.stop)] - rows.start]
+                 for rows, block in self.blocks(max(1, self.n_rows // 65536), dtype)]
+        return sp.vstack(parts, format="csr") if is_sparse(parts[0]) else np.vstack(parts)
+
+    def _sample_rows(self, max_rows: int, rng: np.random.Generator) -> np.ndarray:
+        if self.n_rows <= max_rows:
+            return np.arange(self.n_rows)
+        return np.sort(rng.choice(self.n_rows, size=max_rows, replace=False))
+
+
+def _even_bounds(n_rows: int, n_blocks: int) -> np.ndarray:
+    return np.linspace(0, n_rows, min(max(n_blocks, 1), max(n_rows, 1)) + 1).round().astype(np.int64)
+
+
+class ArraySource(RowSource):
+    """An in-memory dense array or CSR matrix; blocks are row slices."""
+
+    def __init__(self, X, feature_names=None) -> None:
+        self.X = X
+        self.n_rows, self.n_features = X.shape
+        self.feature_names = feature_names
+
+    def blocks(self, n_blocks, dtype):
+        bounds = _even_bounds(self.n_rows, n_blocks)
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            yield slice(int(start), int(stop)), as_block(self.X[start:stop], dtype)
+
+    def sample(self, max_rows, rng, dtype):
+        return as_block(self.X[self._sample_rows(max_rows, rng)], dtype)
+
+
+class BackedAnnDataSource(RowSource):
+    """``X`` of an AnnData opened with ``backed="r"`` (or an ``.h5ad`` path, opened so): blocks are
+    read from disk one at a time."""
+
+    def __init__(self, adata) -> None:
+        self.adata = adata
+        self.n_rows, self.n_features = adata.shape
+        self.feature_names = np.asarray(adata.var_names, dtype=object)
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike) -> BackedAnnDataSource:
+        import anndata
+
+        return cls(anndata.read_h5ad(path, backed="r"))
+
+    def blocks(self, n_blocks, dtype):
+        bounds = _even_bounds(self.n_rows, n_blocks)
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            yield slice(int(start), int(stop)), as_block(self.adata.X[int(start):int(stop)], dtype)
+
+
+class BlockSequenceSource(RowSource):
+    """A re-iterable collection of row blocks (a list of CSR matrices, or any object whose
+    ``__iter__`` starts again from the first block). Its blocks are used as they are."""
+
+    def __init__(self, blocks: Iterable) -> None:
+        if iter(blocks) is blocks:
+            raise TypeError(
+                "a one-shot iterator (such as a generator) can be read only once, and fit needs several "
+                "passes; pass a list of blocks or an object whose __iter__ restarts, or feed the blocks "
+                "one by one to partial_fit."
+            )
+        self._blocks = blocks
+        shapes = [np.shape(block) if not is_sparse(block) else block.shape for block in blocks]
+        if not shapes:
+            raise ValueError("the sequence of row blocks is empty.")
+        widths = {shape[1] if len(shape) == 2 else None for shape in shapes}
+        if len(widths) != 1 or None in widths:
+            raise ValueError(f"every row block must be 2-D with the same number of features; got shapes {shapes[:5]}.")
+        self.n_rows = int(sum(shape[0] for shape in shapes))
+        self.n_features = int(widths.pop())
+
+    def blocks(self, n_blocks, dtype):
+        start = 0
+        for block in self._blocks:
+            rows = slice(start, start + block.shape[0])
+            start = rows.stop
+            yield rows, as_block(block, dtype)
+
+
+def is_out_of_core(X) -> bool:
+    """True for inputs read block by block: paths, backed AnnData, sequences of blocks (and
+    one-shot iterators, which :func:`as_source` refuses with advice)."""
+    if isinstance(X, (str, os.PathLike, Iterator)):
+        return True
+    if _is_anndata(X):
+        return bool(X.isbacked)
+    return isinstance(X, (list, tuple)) and len(X) > 0 and all(is_sparse(b) or np.ndim(b) == 2 for b in X)
+
+
+def _is_anndata(X) -> bool:
+    return type(X).__name__ == "AnnData" and hasattr(X, "isbacked")
+
+
+def as_source(X, name: str) -> RowSource:
+    """Wrap an out-of-core input (see :func:`is_out_of_core`) in a :class:`RowSource`."""
+    if isinstance(X, (str, os.PathLike)):
+        path = os.fspath(X)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{name}: no file at {path!r}.")
+        if not path.endswith(".h5ad"):
+            raise ValueError(f"{name}: {path!r} is not an .h5ad file; load other formats first.")
+        return BackedAnnDataSource.from_path(path)
+    if _is_anndata(X) and X.isbacked:
+        return BackedAnnDataSource(X)
+    return BlockSequenceSource(X)

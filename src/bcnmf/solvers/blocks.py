@@ -1,0 +1,217 @@
+"""Schedules that read each dataset in row blocks: the exact mini-batch schedule and the online one.
+
+Both are schedules of the same two block functions as the full-batch solver (DESIGN.md): a usage
+step on a block's rows, and the loadings' gradient parts summed over blocks.
+
+* ``"minibatch"`` (exact): one pass over every block of every dataset updates each block's usages
+  and adds its loadings parts; the loadings move once per pass. This is the full-batch algorithm
+  with the data streamed, so it reaches the same objective, with memory bounded by one block.
+* ``"online"``: the loadings move after every step (one block of each dataset), from running sums
+  of ``H ** (1 / gamma) * numerator`` and of the denominator that forget old steps by a factor
+  ``rho = forget_factor ** (1 / steps_per_pass)`` per step (as scikit-learn's ``MiniBatchNMF``). It
+  needs fewer passes over data too large to read many times.
+
+The terms given here hold a :class:`~bcnmf.backend.blocks.RowSource` as ``X`` and usages for all
+of its rows as ``W``.
+"""
+
+from __future__ import annotations
+
+from itertools import zip_longest
+
+import numpy as np
+
+from bcnmf.engine import Parts, Term, cap_modelled_totals, loadings_ratio, loadings_step, normalize_loadings, usage_step
+from bcnmf.progress import progress_bar
+from bcnmf.solvers.full_batch import FitResult, NonFiniteError, all_finite
+from bcnmf.updates import EPSILON, Penalty
+
+SCHEDULES = ("minibatch", "online")
+
+
+class _Pass:
+    """One pass over the blocks: sums of the loadings parts and of the objective's pieces."""
+
+    def __init__(self, terms: list[Term]) -> None:
+        self.terms = terms
+        self.parts: list[Parts | None] = [None] * len(terms)
+        self.divergences = [0.0] * len(terms)
+
+    def add(self, index: int, parts: Parts, divergence: float) -> None:
+        if self.parts[index] is None:
+            self.parts[index] = (parts[0].copy(), parts[1].copy())
+        else:
+            self.parts[index][0][...] += parts[0]
+            self.parts[index][1][...] += parts[1]
+        self.divergences[index] += divergence
+
+    def objective(self, H: np.ndarray, H_penalty: Penalty) -> tuple[float, float]:
+        total = scale = H_penalty.value(H)
+        for term, divergence in zip(self.terms, self.divergences):
+            d = divergence + term.penalty.value(term.W)
+            total += term.weight * d
+            scale += abs(term.weight) * d
+        return total, scale
+
+
+def _visit(term: Term, rows: slice, block, H: np.ndarray, usage_iterations: int, evaluate: bool):
+    """Usage steps on one block's rows (in place in ``term.W``), then its loadings parts and, when
+    asked, its divergence at the new usages."""
+    block_term = Term(block, term.W[rows], term.loss, term.weight, term.penalty)
+    for _ in range(usage_iterations - 1):
+        usage_step(block_term, H)
+    parts = usage_step(block_term, H, loadings_parts=True)
+    return parts, (block_term.divergence(H) if evaluate else 0.0)
+
+
+def run_block_updates(
+    terms: list[Term],
+    H: np.ndarray,
+    *,
+    schedule: str,
+    n_blocks: int,
+    dtype,
+    max_epochs: int,
+    tol: float,
+    eval_every: int = 1,
+    warm_up: int = 0,
+    forget_factor: float = 0.7,
+    H_penalty: Penalty = Penalty(),
+    damping: float = 1.0,
+    normalize: bool = False,
+    total_caps: list[np.ndarray] | None = None,
+    verbose: bool = False,
+    description: str = "fit",
+) -> FitResult:
+    """Run the ``"minibatch"`` or ``"online"`` schedule for at most ``max_epochs`` passes.
+
+    Parameters
+    ----------
+    terms : list of Term
+        Each with a :class:`~bcnmf.backend.blocks.RowSource` as ``X`` and C-contiguous usages
+        ``W`` for all its rows (updated in place).
+    H : ndarray, shape (k, p)
+        Loadings, updated in place.
+    schedule : {"minibatch", "online"}
+    n_blocks : int
+        Blocks per pass for sources that split on request (each dataset in as many blocks, so
+        online steps pair a target block with a background block).
+    dtype : numpy dtype
+        Working precision of the blocks.
+    max_epochs : int
+        Most passes over the data.
+    tol : float
+        Stop when the objective, summed over a pass, changes by less than ``tol`` times its scale
+        over ``eval_every`` passes (the full-batch solver's rule, with passes for iterations).
+    eval_every : int
+        Passes between convergence checks.
+    warm_up : int
+        Usage-only steps given to each block the first time it is read (the starting usages are
+        fitted to the starting loadings without a pass of their own).
+    forget_factor : float
+        Online schedule: weight of the previous pass's statistics.
+    H_penalty, damping, normalize, total_caps, verbose, description
+        As in :func:`~bcnmf.solvers.full_batch.run_multiplicative_updates`; normalisation and caps
+        are applied at the end of each pass.
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule={schedule!r}; choose one of {SCHEDULES}.")
+    exponent = damping * min(term.loss.mu_exponent for term in terms)
+    online = OnlineStatistics(H, exponent, forget_factor, n_blocks) if schedule == "online" else None
+    curve, iterations = [], []
+    term_curves: list[list[float]] = [[] for _ in terms]
+    converged, epoch = False, 0
+    with progress_bar(total=max_epochs, desc=description, disable=not verbose) as bar:
+        for epoch in range(1, max_epochs + 1):
+            usage_iterations = 1 + (warm_up if epoch == 1 else 0)
+            totals = _Pass(terms)
+            streams = [term.X.blocks(n_blocks, dtype) for term in terms]
+            for step in zip_longest(*streams):
+                active = []
+                for index, (term, item) in enumerate(zip(terms, step)):
+                    if item is None:
+                        continue
+                    parts, divergence = _visit(term, *item, H, usage_iterations, evaluate=True)
+                    totals.add(index, parts, divergence)
+                    active.append((term, parts))
+                if online is not None:
+                    online.step(H, [t for t, _ in active], [p for _, p in active], H_penalty)
+            H_evaluated = H.copy()
+            if online is None:
+                present = [(t, p) for t, p in zip(terms, totals.parts) if p is not None]
+                numerator, denominator = loadings_ratio([t for t, _ in present], [p for _, p in present])
+                loadings_step(terms, H, numerator, denominator, H_penalty, damping)
+            H_before_caps = H.copy()
+            for term, caps in zip(terms, total_caps or []):
+                cap_modelled_totals(term, H, caps)
+            if online is not None:
+                online.follow_caps(H_before_caps, H)
+            if normalize:
+                sums = normalize_loadings(terms, H)
+                if online is not None:
+                    online.follow_normalization(sums)
+            current, scale = totals.objective(H_evaluated, H_penalty)
+            curve.append(current)
+            iterations.append(epoch)
+            for values, d in zip(term_curves, totals.divergences):
+                values.append(d)
+            bar.update(1)
+            if not (np.isfinite(current) and all_finite(terms, H)):
+                raise NonFiniteError(f"{description}: the objective became non-finite in pass {epoch}")
+            bar.set_postfix(objective=f"{current:.6g}", refresh=False)
+            if tol > 0 and epoch > eval_every and epoch % eval_every == 0:
+                previous = curve[-1 - eval_every]
+                if abs(previous - current) <= tol * max(scale, np.finfo(np.float64).tiny):
+                    converged = True
+                    break
+    return FitResult(H=H, n_iter=epoch, converged=converged, objective=curve[-1],
+                     objective_curve=curve, iterations=iterations, term_curves=term_curves)
+
+
+class OnlineStatistics:
+    """Running sums for the online loadings step (scikit-learn's ``A`` and ``B``)."""
+
+    def __init__(self, H: np.ndarray, exponent: float, forget_factor: float, steps_per_pass: int) -> None:
+        self.exponent = exponent
+        self.rho = forget_factor ** (1.0 / max(steps_per_pass, 1))
+        self.steps_per_pass = max(steps_per_pass, 1)
+        self.A = np.zeros_like(H)
+        self.B = np.zeros_like(H)
+
+    def step(self, H: np.ndarray, terms: list[Term], parts: list[Parts], penalty: Penalty,
+             rho: float | None = None) -> None:
+        """Fold one step's parts into the running sums (older ones weighted by ``rho``, default the
+        per-step factor) and set ``H`` from them, in place."""
+        if not terms:
+            return
+        rho = self.rho if rho is None else rho
+        numerator, denominator = loadings_ratio(terms, parts)
+        # A penalty that the exact schedule adds once per pass is spread over the pass's steps.
+        share = Penalty(penalty.l1 / self.steps_per_pass, penalty.l2 / self.steps_per_pass)
+        denominator = share.add_to_pos(denominator, H)
+        base = H if self.exponent == 1.0 else H ** (1.0 / self.exponent)
+        self.A *= rho
+        self.B *= rho
+        self.A += base * numerator
+        self.B += denominator
+        H[...] = self.A / np.maximum(self.B, EPSILON)
+        if self.exponent != 1.0:
+            np.power(H, self.exponent, out=H)
+
+    def follow_caps(self, H_before: np.ndarray, H_after: np.ndarray) -> None:
+        """Keep ``A / B`` equal to the loadings after caps scaled some of their columns.
+
+        The usages did not change, so future numerators scale with ``H``: ``A`` takes the factor.
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(H_before > 0, H_after / H_before, 1.0)
+        self.A *= factor if self.exponent == 1.0 else factor ** (1.0 / self.exponent)
+
+    def follow_normalization(self, row_sums: np.ndarray) -> None:
+        """Keep ``A / B`` equal to the loadings after their rows were divided by ``row_sums``.
+
+        The usages took the scale, so future denominators grow by it: ``B`` takes the factor.
+        Scaling ``A`` instead would mix statistics of two scales and let one topic take over.
+        """
+        factor = row_sums[:, None].astype(self.B.dtype)
+        self.B *= factor if self.exponent == 1.0 else factor ** (1.0 / self.exponent)
