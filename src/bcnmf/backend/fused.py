@@ -115,7 +115,7 @@ def _pos_correction(mode, x, v, r, pi):  # pragma: no cover - compiled
 def _w_parts(indptr, indices, data, W, Hp, offset, size, pi, mode, power, floor, bounds, neg, pos):  # pragma: no cover
     k = W.shape[1]
     kp = Hp.shape[1]
-    zero = Hp[0, 0] * 0
+    zero = floor - floor  # zero in the data dtype: a literal 0 would promote float32 sums to float64
     for t in numba.prange(bounds.shape[0] - 1):
         wi = np.zeros(kp, Hp.dtype)
         a_sum = np.zeros(kp, Hp.dtype)
@@ -144,7 +144,7 @@ def _w_parts(indptr, indices, data, W, Hp, offset, size, pi, mode, power, floor,
 def _h_parts(indptr, indices, data, W, Hp, offset, size, pi, mode, power, floor, bounds, neg, pos):  # pragma: no cover
     k = W.shape[1]
     kp = Hp.shape[1]
-    zero = Hp[0, 0] * 0
+    zero = floor - floor  # zero in the data dtype: a literal 0 would promote float32 sums to float64
     for t in numba.prange(bounds.shape[0] - 1):
         wi = np.zeros(kp, Hp.dtype)
         neg_t = neg[t]
@@ -169,7 +169,7 @@ def _h_parts(indptr, indices, data, W, Hp, offset, size, pi, mode, power, floor,
 def _kl_sweep(indptr, indices, data, W, Hp, offset, floor, denominator, l2, exponent, bounds, neg):  # pragma: no cover
     k = W.shape[1]
     kp = Hp.shape[1]
-    zero = Hp[0, 0] * 0
+    zero = floor - floor  # zero in the data dtype: a literal 0 would promote float32 sums to float64
     for t in numba.prange(bounds.shape[0] - 1):
         wi = np.zeros(kp, Hp.dtype)
         a_sum = np.zeros(kp, Hp.dtype)
