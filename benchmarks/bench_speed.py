@@ -1,6 +1,7 @@
 """Speed and memory of bcNMF against its peers and against this machine's own limits.
 
-Run ``python benchmarks/bench_speed.py`` (add ``--write`` to update ``benchmarks/RESULTS.md``).
+Run ``python benchmarks/bench_speed.py`` (add ``--write`` to update ``benchmarks/RESULTS.md``). The
+PyTorch baseline needs ``pip install torch==2.13.0`` (a CPU build; the test suite does not need it).
 Everything is timed in this one process, so the ratios hold on any machine:
 
 * per iteration of KL bcNMF on sparse target and background (10,000 cells x 3,000 genes each,
