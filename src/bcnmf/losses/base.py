@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from bcnmf.backend import is_sparse, row_chunks, sampled_dot
-from bcnmf.backend.fused import EntryRule, sparse_h_parts, sparse_w_parts
+from bcnmf.backend.fused import EntryRule, fused_value_supported, sparse_h_parts, sparse_value, sparse_w_parts
 from bcnmf.updates import Penalty, multiplicative_step
 
 
@@ -137,6 +137,9 @@ class ElementwiseLoss(Loss):
 
     def value(self, X, W, H) -> float:
         if is_sparse(X):
+            rule = self._entry_rule(H.shape[1], W.dtype)
+            if fused_value_supported(rule):
+                return sparse_value(X, W, H, rule) + self._zero_value(W, H)
             v = self._model_at(X, W, H)
             at_nonzeros = self._div(X.data, v, X.indices) - self._div(0.0, v, X.indices)
             return float(np.sum(at_nonzeros, dtype=np.float64)) + self._zero_value(W, H)
