@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from bcnmf.backend import fused
 from bcnmf.backend.fused import (
     BETA,
     KL,
@@ -49,10 +50,13 @@ def _coefficients(mode, x, v, r, pi):
     return x / v, (x + r) / (v + r) - keep * r / (v + r)
 
 
+@pytest.mark.parametrize("tile_bytes", [fused.TILE_BYTES, 64])
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 2e-4)])
 @pytest.mark.parametrize("mode", [KL, BETA, NB, ZINB])
 @pytest.mark.parametrize("k", [3, 8, 11])
-def test_kernels_match_dense_products(mode, k, dtype, rtol):
+def test_kernels_match_dense_products(mode, k, dtype, rtol, tile_bytes, monkeypatch):
+    """Also with tiny feature tiles (8 features each), so rows span many tiles."""
+    monkeypatch.setattr(fused, "TILE_BYTES", tile_bytes)
     X, W, H = _data(k=k, dtype=dtype)
     offset = np.linspace(0.01, 0.05, X.shape[1])
     r, pi = np.linspace(0.5, 4.0, X.shape[1]), np.linspace(0.05, 0.3, X.shape[1])
@@ -75,18 +79,34 @@ def test_kernels_match_dense_products(mode, k, dtype, rtol):
     assert np.all(w_neg[5] == 0)
 
 
+@pytest.mark.parametrize("tile_bytes", [fused.TILE_BYTES, 64])
 @pytest.mark.parametrize("penalty", [Penalty(), Penalty(l1=0.3, l2=0.2)])
-def test_kl_sweep_equals_a_usage_step_then_the_loadings_parts(penalty):
+def test_kl_sweep_equals_a_usage_step_then_the_loadings_parts(penalty, tile_bytes, monkeypatch):
+    monkeypatch.setattr(fused, "TILE_BYTES", tile_bytes)
     X, W, H = _data(k=7)
     loss = make_loss("kl", offset=np.full(X.shape[1], 0.02))
     reference = Term(X.toarray(), W.copy(), loss, penalty=penalty)
     expected_neg, expected_pos = usage_step(reference, H, loadings_parts=True)
 
-    fused = Term(X, W.copy(), loss, penalty=penalty)
-    neg, pos = usage_step(fused, H, loadings_parts=True)
-    np.testing.assert_allclose(fused.W, reference.W, rtol=1e-10)
+    swept = Term(X, W.copy(), loss, penalty=penalty)
+    neg, pos = usage_step(swept, H, loadings_parts=True)
+    np.testing.assert_allclose(swept.W, reference.W, rtol=1e-10)
     np.testing.assert_allclose(neg, expected_neg, rtol=1e-10)
     np.testing.assert_allclose(pos, expected_pos, rtol=1e-10)
+
+
+def test_unsorted_column_indices_give_the_same_parts():
+    X, W, H = _data(k=5)
+    rule = make_rule(NB, X.shape[1], np.float64, size=np.full(X.shape[1], 2.0))
+    shuffled = X.copy()
+    for i in range(X.shape[0]):
+        segment = slice(X.indptr[i], X.indptr[i + 1])
+        order = np.random.default_rng(i).permutation(X.indptr[i + 1] - X.indptr[i])
+        shuffled.indices[segment] = X.indices[segment][order]
+        shuffled.data[segment] = X.data[segment][order]
+    shuffled.has_sorted_indices = False
+    for got, expected in zip(sparse_h_parts(shuffled, W, H, rule), sparse_h_parts(X, W, H, rule)):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
 def test_kl_sweep_refuses_a_non_contiguous_usage_array():

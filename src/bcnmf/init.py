@@ -108,12 +108,9 @@ def contrastive_loadings(X_target, X_background, k: int, rng: np.random.Generato
     """
     Zt, Zb = X_target, X_background
     if log_transform:
-        Zt = Zt.log1p() if is_sparse(Zt) else np.log1p(Zt)
-        Zb = Zb.log1p() if is_sparse(Zb) else np.log1p(Zb)
-    stacked = sp.vstack([Zt, Zb], format="csr") if is_sparse(Zt) else np.vstack([Zt, Zb])
-    rank = min(5 * k + 20, *stacked.shape)
-    seed = int(rng.integers(np.iinfo(np.int32).max))
-    _, _, Vt = randomized_svd(stacked, rank, random_state=seed)
+        Zt, Zb = _log1p(Zt), _log1p(Zb)
+    rank = min(5 * k + 20, Zt.shape[1], Zt.shape[0] + Zb.shape[0])
+    Vt = pooled_row_space([Zt, Zb], rank, rng)
 
     def projected_covariance(Z) -> np.ndarray:
         A = np.asarray(Z @ Vt.T, dtype=np.float64)
@@ -124,12 +121,50 @@ def contrastive_loadings(X_target, X_background, k: int, rng: np.random.Generato
     ridge = 1e-3 * np.trace(cov_b) / rank + 1e-12
     _, vectors = la.eigh(cov_t, cov_b + ridge * np.eye(rank))
     directions = vectors[:, ::-1][:, :k].T @ Vt
-    H = np.empty((k, stacked.shape[1]))
+    H = np.empty((k, Zt.shape[1]))
     for j, v in enumerate(directions):
         H[j] = np.maximum(v, 0) if np.linalg.norm(np.maximum(v, 0)) >= np.linalg.norm(np.minimum(v, 0)) else np.maximum(-v, 0)
     H += 1e-3 * H.max(axis=1, keepdims=True) + 1e-12
     H /= H.sum(axis=1, keepdims=True)
     return H.astype(dtype)
+
+
+def _log1p(X):
+    """``log1p`` of the data; a sparse result shares the input's index arrays (only values copied)."""
+    if is_sparse(X):
+        X = X.tocsr()
+        return sp.csr_matrix((np.log1p(X.data), X.indices, X.indptr), shape=X.shape)
+    return np.log1p(X)
+
+
+def pooled_row_space(blocks: list, rank: int, rng: np.random.Generator, n_power_iterations: int = 4,
+                     oversample: int = 10) -> np.ndarray:
+    """Leading right singular vectors of the row blocks stacked, without stacking them.
+
+    A randomized range finder with power iterations (Halko, Martinsson & Tropp 2011) that only
+    multiplies each block by thin dense matrices, so memory is ``rows x (rank + oversample)``
+    rather than another copy of the data.
+
+    Returns
+    -------
+    ndarray, shape (rank, n_features)
+        Orthonormal rows.
+    """
+    n_rows = sum(block.shape[0] for block in blocks)
+    size = min(rank + oversample, blocks[0].shape[1], n_rows)
+    Q = rng.standard_normal((blocks[0].shape[1], size))
+
+    def stacked_product(Q):
+        return np.vstack([np.asarray(block @ Q, dtype=np.float64) for block in blocks])
+
+    for _ in range(n_power_iterations):
+        Y = la.qr(stacked_product(Q), mode="economic")[0]
+        offsets = np.cumsum([0] + [block.shape[0] for block in blocks])
+        Z = sum(np.asarray(block.T @ Y[start:stop], dtype=np.float64)
+                for block, start, stop in zip(blocks, offsets[:-1], offsets[1:]))
+        Q = la.qr(Z, mode="economic")[0]
+    _, _, vt_small = la.svd(stacked_product(Q), full_matrices=False)
+    return vt_small[:rank] @ Q.T
 
 
 def perturb(F: np.ndarray, rng: np.random.Generator, sigma: float = 0.5) -> np.ndarray:

@@ -26,6 +26,9 @@ import scipy.sparse as sp
 
 #: Single-precision SIMD width (AVX2): rank vectors are padded to a multiple of it.
 LANES = 8
+#: Bytes of ``Hp`` rows per feature tile (the thread's buffer tile is as large): two of them fit
+#: in a 512 KiB L2 cache with room for the data streaming through.
+TILE_BYTES = 2**17
 #: Entry rules understood by the kernels.
 KL, BETA, NB, ZINB = 0, 1, 2, 3
 
@@ -112,36 +115,54 @@ def _pos_correction(mode, x, v, r, pi):  # pragma: no cover - compiled
 
 
 @numba.njit(parallel=True, **_JIT)
-def _w_parts(indptr, indices, data, W, Hp, offset, size, pi, mode, power, floor, bounds, neg, pos):  # pragma: no cover
+def _tile_pointers(indptr, indices, width, tiles):  # pragma: no cover - compiled
+    """``tiles[i, c]``: where row ``i``'s entries of feature tile ``c`` start (sorted indices)."""
+    n_tiles = tiles.shape[1] - 1
+    for i in numba.prange(indptr.shape[0] - 1):
+        idx = indptr[i]
+        stop = indptr[i + 1]
+        for c in range(n_tiles):
+            tiles[i, c] = idx
+            limit = (c + 1) * width
+            while idx < stop and indices[idx] < limit:
+                idx += 1
+        tiles[i, n_tiles] = stop
+
+
+@numba.njit(parallel=True, **_JIT)
+def _w_parts(tiles, indices, data, W, Hp, offset, size, pi, mode, power, floor, bounds, neg, pos):  # pragma: no cover
     k = W.shape[1]
     kp = Hp.shape[1]
     zero = floor - floor  # zero in the data dtype: a literal 0 would promote float32 sums to float64
     for t in numba.prange(bounds.shape[0] - 1):
+        first, last = bounds[t], bounds[t + 1]
         wi = np.zeros(kp, Hp.dtype)
-        a_sum = np.zeros(kp, Hp.dtype)
-        b_sum = np.zeros(kp, np.float64)
-        for i in range(bounds[t], bounds[t + 1]):
-            wi[:k] = W[i]
-            a_sum[:] = 0
-            b_sum[:] = 0
-            for idx in range(indptr[i], indptr[i + 1]):
-                j = indices[idx]
-                h = Hp[j]
-                v = _model(wi, h, offset[j], floor, zero)
-                a = _neg_coefficient(mode, data[idx], v, power)
-                for q in range(kp):
-                    a_sum[q] += a * h[q]
-                if mode >= NB:
-                    b = _pos_correction(mode, data[idx], v, size[j], pi[j])
+        a_rows = np.zeros((last - first, kp), Hp.dtype)
+        b_rows = np.zeros((last - first if mode >= NB else 1, kp), np.float64)
+        for c in range(tiles.shape[1] - 1):
+            for i in range(first, last):
+                wi[:k] = W[i]
+                a_sum = a_rows[i - first]
+                for idx in range(tiles[i, c], tiles[i, c + 1]):
+                    j = indices[idx]
+                    h = Hp[j]
+                    v = _model(wi, h, offset[j], floor, zero)
+                    a = _neg_coefficient(mode, data[idx], v, power)
                     for q in range(kp):
-                        b_sum[q] += b * h[q]
-            neg[i] = a_sum[:k]
+                        a_sum[q] += a * h[q]
+                    if mode >= NB:
+                        b = _pos_correction(mode, data[idx], v, size[j], pi[j])
+                        b_sum = b_rows[i - first]
+                        for q in range(kp):
+                            b_sum[q] += b * h[q]
+        for i in range(first, last):
+            neg[i] = a_rows[i - first, :k]
             if mode >= NB:
-                pos[i] = b_sum[:k]
+                pos[i] = b_rows[i - first, :k]
 
 
 @numba.njit(parallel=True, **_JIT)
-def _h_parts(indptr, indices, data, W, Hp, offset, size, pi, mode, power, floor, bounds, neg, pos):  # pragma: no cover
+def _h_parts(tiles, indices, data, W, Hp, offset, size, pi, mode, power, floor, bounds, neg, pos):  # pragma: no cover
     k = W.shape[1]
     kp = Hp.shape[1]
     zero = floor - floor  # zero in the data dtype: a literal 0 would promote float32 sums to float64
@@ -149,53 +170,59 @@ def _h_parts(indptr, indices, data, W, Hp, offset, size, pi, mode, power, floor,
         wi = np.zeros(kp, Hp.dtype)
         neg_t = neg[t]
         pos_t = pos[t]
-        for i in range(bounds[t], bounds[t + 1]):
-            wi[:k] = W[i]
-            for idx in range(indptr[i], indptr[i + 1]):
-                j = indices[idx]
-                v = _model(wi, Hp[j], offset[j], floor, zero)
-                a = _neg_coefficient(mode, data[idx], v, power)
-                row = neg_t[j]
-                for q in range(kp):
-                    row[q] += a * wi[q]
-                if mode >= NB:
-                    b = _pos_correction(mode, data[idx], v, size[j], pi[j])
-                    row = pos_t[j]
+        for c in range(tiles.shape[1] - 1):
+            for i in range(bounds[t], bounds[t + 1]):
+                wi[:k] = W[i]
+                for idx in range(tiles[i, c], tiles[i, c + 1]):
+                    j = indices[idx]
+                    row = neg_t[j]
+                    v = _model(wi, Hp[j], offset[j], floor, zero)
+                    a = _neg_coefficient(mode, data[idx], v, power)
                     for q in range(kp):
-                        row[q] += b * wi[q]
+                        row[q] += a * wi[q]
+                    if mode >= NB:
+                        b = _pos_correction(mode, data[idx], v, size[j], pi[j])
+                        row = pos_t[j]
+                        for q in range(kp):
+                            row[q] += b * wi[q]
 
 
 @numba.njit(parallel=True, **_JIT)
-def _kl_sweep(indptr, indices, data, W, Hp, offset, floor, denominator, l2, exponent, bounds, neg):  # pragma: no cover
+def _kl_sweep(tiles, indices, data, W, Hp, offset, floor, denominator, l2, exponent, bounds, neg):  # pragma: no cover
     k = W.shape[1]
     kp = Hp.shape[1]
+    n_tiles = tiles.shape[1] - 1
     zero = floor - floor  # zero in the data dtype: a literal 0 would promote float32 sums to float64
     for t in numba.prange(bounds.shape[0] - 1):
+        first, last = bounds[t], bounds[t + 1]
         wi = np.zeros(kp, Hp.dtype)
-        a_sum = np.zeros(kp, Hp.dtype)
+        a_rows = np.zeros((last - first, kp), Hp.dtype)
         neg_t = neg[t]
-        for i in range(bounds[t], bounds[t + 1]):
-            wi[:k] = W[i]
-            a_sum[:] = 0
-            start, stop = indptr[i], indptr[i + 1]
-            for idx in range(start, stop):
-                j = indices[idx]
-                h = Hp[j]
-                a = data[idx] / _model(wi, h, offset[j], floor, zero)
-                for q in range(kp):
-                    a_sum[q] += a * h[q]
+        for c in range(n_tiles):
+            for i in range(first, last):
+                wi[:k] = W[i]
+                a_sum = a_rows[i - first]
+                for idx in range(tiles[i, c], tiles[i, c + 1]):
+                    j = indices[idx]
+                    h = Hp[j]
+                    a = data[idx] / _model(wi, h, offset[j], floor, zero)
+                    for q in range(kp):
+                        a_sum[q] += a * h[q]
+        for i in range(first, last):
             for q in range(k):
-                ratio = a_sum[q] / max(denominator[q] + l2 * wi[q], floor)
+                ratio = a_rows[i - first, q] / max(denominator[q] + l2 * W[i, q], floor)
                 if exponent != 1.0:
                     ratio = ratio**exponent
-                wi[q] *= ratio
-                W[i, q] = wi[q]
-            for idx in range(start, stop):
-                j = indices[idx]
-                a = data[idx] / _model(wi, Hp[j], offset[j], floor, zero)
-                row = neg_t[j]
-                for q in range(kp):
-                    row[q] += a * wi[q]
+                W[i, q] *= ratio
+        for c in range(n_tiles):
+            for i in range(first, last):
+                wi[:k] = W[i]
+                for idx in range(tiles[i, c], tiles[i, c + 1]):
+                    j = indices[idx]
+                    a = data[idx] / _model(wi, Hp[j], offset[j], floor, zero)
+                    row = neg_t[j]
+                    for q in range(kp):
+                        row[q] += a * wi[q]
 
 
 @numba.njit(inline="always", **_JIT)
@@ -213,19 +240,20 @@ def _value_at_entry(mode, x, v, r, power):  # pragma: no cover - compiled
 
 
 @numba.njit(parallel=True, **_JIT)
-def _entries_value(indptr, indices, data, W, Hp, offset, size, mode, power, floor, bounds, totals):  # pragma: no cover
+def _entries_value(tiles, indices, data, W, Hp, offset, size, mode, power, floor, bounds, totals):  # pragma: no cover
     k = W.shape[1]
     kp = Hp.shape[1]
     zero = floor - floor  # zero in the data dtype: a literal 0 would promote float32 sums to float64
     for t in numba.prange(bounds.shape[0] - 1):
         wi = np.zeros(kp, Hp.dtype)
         total = 0.0
-        for i in range(bounds[t], bounds[t + 1]):
-            wi[:k] = W[i]
-            for idx in range(indptr[i], indptr[i + 1]):
-                j = indices[idx]
-                v = _model(wi, Hp[j], offset[j], floor, zero)
-                total += _value_at_entry(mode, data[idx], v, size[j], power)
+        for c in range(tiles.shape[1] - 1):
+            for i in range(bounds[t], bounds[t + 1]):
+                wi[:k] = W[i]
+                for idx in range(tiles[i, c], tiles[i, c + 1]):
+                    j = indices[idx]
+                    v = _model(wi, Hp[j], offset[j], floor, zero)
+                    total += _value_at_entry(mode, data[idx], v, size[j], power)
         totals[t] = total
 
 
@@ -257,9 +285,22 @@ def _reduce(buffers: np.ndarray, k: int) -> np.ndarray:
     return np.ascontiguousarray(buffers.sum(axis=0)[:, :k].T)
 
 
-def _csr_parts(X: sp.csr_matrix, W: np.ndarray):
+def _csr_parts(X: sp.csr_matrix, W: np.ndarray, Hp: np.ndarray):
+    """``(tiles, indices, data)`` for the kernels: per-row pointers into feature tiles whose rows
+    of ``Hp`` (and of the thread buffers) fit in a core's L2 cache together.
+
+    Without tiles the kernels gather rows of ``Hp`` from all features at random; at 50,000
+    features that missed the cache on most entries (measured 85 ns per entry against 19.5 ns at
+    5,000 features with the same number of entries).
+    """
+    if not X.has_sorted_indices:
+        X = X.sorted_indices()
     data = X.data if X.data.dtype == W.dtype else X.data.astype(W.dtype)
-    return X.indptr, X.indices, data
+    width = max(LANES, TILE_BYTES // Hp.strides[0])
+    n_tiles = -(-X.shape[1] // width)
+    tiles = np.empty((X.shape[0], n_tiles + 1), dtype=np.int64)
+    _tile_pointers(X.indptr.astype(np.int64, copy=False), X.indices, width, tiles)
+    return tiles, X.indices, data
 
 
 def sparse_w_parts(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, rule: EntryRule):
@@ -275,7 +316,7 @@ def sparse_w_parts(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, rule: EntryRu
     Hp = _padded_transpose(H, W.dtype)
     neg = np.empty(W.shape, dtype=W.dtype)
     pos = np.empty(W.shape if rule.has_pos_correction else (1, W.shape[1]), dtype=W.dtype)
-    _w_parts(*_csr_parts(X, W), np.ascontiguousarray(W), Hp, rule.offset, rule.size, rule.zero_inflation,
+    _w_parts(*_csr_parts(X, W, Hp), np.ascontiguousarray(W), Hp, rule.offset, rule.size, rule.zero_inflation,
              rule.mode, W.dtype.type(rule.power), W.dtype.type(rule.floor), _thread_bounds(X), neg, pos)
     return neg, (pos if rule.has_pos_correction else None)
 
@@ -293,7 +334,7 @@ def sparse_h_parts(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, rule: EntryRu
     bounds = _thread_bounds(X)
     neg = _thread_buffers(len(bounds) - 1, Hp, True)
     pos = _thread_buffers(len(bounds) - 1, Hp, rule.has_pos_correction)
-    _h_parts(*_csr_parts(X, W), np.ascontiguousarray(W), Hp, rule.offset, rule.size, rule.zero_inflation,
+    _h_parts(*_csr_parts(X, W, Hp), np.ascontiguousarray(W), Hp, rule.offset, rule.size, rule.zero_inflation,
              rule.mode, W.dtype.type(rule.power), W.dtype.type(rule.floor), bounds, neg, pos)
     k = W.shape[1]
     return _reduce(neg, k), (_reduce(pos, k) if rule.has_pos_correction else None)
@@ -312,7 +353,7 @@ def sparse_value(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, rule: EntryRule
     Hp = _padded_transpose(H, W.dtype)
     bounds = _thread_bounds(X)
     totals = np.zeros(len(bounds) - 1)
-    _entries_value(*_csr_parts(X, W), np.ascontiguousarray(W), Hp, rule.offset, rule.size, rule.mode,
+    _entries_value(*_csr_parts(X, W, Hp), np.ascontiguousarray(W), Hp, rule.offset, rule.size, rule.mode,
                    W.dtype.type(rule.power), W.dtype.type(rule.floor), bounds, totals)
     return float(totals.sum())
 
@@ -350,6 +391,6 @@ def kl_usage_sweep(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, offset: np.nd
     Hp = _padded_transpose(H, W.dtype)
     bounds = _thread_bounds(X)
     neg = _thread_buffers(len(bounds) - 1, Hp, True)
-    _kl_sweep(*_csr_parts(X, W), W, Hp, offset.astype(W.dtype, copy=False), W.dtype.type(np.finfo(np.float32).eps),
+    _kl_sweep(*_csr_parts(X, W, Hp), W, Hp, offset.astype(W.dtype, copy=False), W.dtype.type(np.finfo(np.float32).eps),
               denominator.astype(W.dtype), W.dtype.type(l2), float(exponent), bounds, neg)
     return _reduce(neg, W.shape[1])
