@@ -113,7 +113,7 @@ def contrastive_loadings(X_target, X_background, k: int, rng: np.random.Generato
     Vt = pooled_row_space([Zt, Zb], rank, rng)
 
     def projected_covariance(Z) -> np.ndarray:
-        A = np.asarray(Z @ Vt.T, dtype=np.float64)
+        A = np.asarray(Z @ Vt.T.astype(Z.dtype), dtype=np.float64)
         A -= A.mean(axis=0)
         return A.T @ A / max(A.shape[0] - 1, 1)
 
@@ -152,19 +152,22 @@ def pooled_row_space(blocks: list, rank: int, rng: np.random.Generator, n_power_
     """
     n_rows = sum(block.shape[0] for block in blocks)
     size = min(rank + oversample, blocks[0].shape[1], n_rows)
-    Q = rng.standard_normal((blocks[0].shape[1], size))
+    # Thin factors in the data's precision: a float64 factor would make SciPy copy float32 data.
+    dtype = np.result_type(*[block.dtype for block in blocks], np.float32)
+    Q = rng.standard_normal((blocks[0].shape[1], size)).astype(dtype)
+    offsets = np.cumsum([0] + [block.shape[0] for block in blocks])
 
     def stacked_product(Q):
-        return np.vstack([np.asarray(block @ Q, dtype=np.float64) for block in blocks])
+        return np.vstack([np.asarray(block @ Q) for block in blocks])
 
     for _ in range(n_power_iterations):
         Y = la.qr(stacked_product(Q), mode="economic")[0]
-        offsets = np.cumsum([0] + [block.shape[0] for block in blocks])
-        Z = sum(np.asarray(block.T @ Y[start:stop], dtype=np.float64)
-                for block, start, stop in zip(blocks, offsets[:-1], offsets[1:]))
+        Z = sum(np.asarray(block.T @ Y[start:stop]) for block, start, stop in zip(blocks, offsets[:-1], offsets[1:]))
         Q = la.qr(Z, mode="economic")[0]
-    _, _, vt_small = la.svd(stacked_product(Q), full_matrices=False)
-    return vt_small[:rank] @ Q.T
+    # The right singular vectors of Y = QR are those of the small R (no rows x size SVD workspace).
+    R = np.linalg.qr(stacked_product(Q), mode="r")
+    _, _, vt_small = la.svd(R.astype(np.float64), full_matrices=False)
+    return vt_small[:rank] @ Q.T.astype(np.float64)
 
 
 def perturb(F: np.ndarray, rng: np.random.Generator, sigma: float = 0.5) -> np.ndarray:

@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 
@@ -48,9 +49,7 @@ def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, warn_empty: s
         Column names of a DataFrame.
     """
     feature_names = None
-    if _is_dataframe(X):
-        import pandas as pd  # already imported by whoever built X
-
+    if isinstance(X, pd.DataFrame):
         non_numeric = [str(c) for c, t in X.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
         if non_numeric:
             raise ValueError(
@@ -89,11 +88,6 @@ def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, warn_empty: s
     if warn_empty == "both":
         warn_empty_columns([X], name)
     return X, feature_names
-
-
-def _is_dataframe(X) -> bool:
-    """A pandas DataFrame, recognised without importing pandas (which costs every import 25 MB)."""
-    return type(X).__name__ == "DataFrame" and type(X).__module__.startswith("pandas")
 
 
 def _check_values(X, values, name: str, allow_zeros: bool) -> None:

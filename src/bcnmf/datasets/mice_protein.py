@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from importlib import resources
-from typing import TYPE_CHECKING
 
+import pandas as pd
 from sklearn.utils import Bunch
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 _FILE = "Data_Cortex_Nuclear.csv"
 _METADATA = ["MouseID", "Genotype", "Treatment", "Behavior", "class"]
@@ -16,8 +13,6 @@ _METADATA = ["MouseID", "Genotype", "Treatment", "Behavior", "class"]
 
 def load_mice_protein_table() -> pd.DataFrame:
     """The full table: 1,080 measurements of 77 proteins and their metadata, missing values kept."""
-    import pandas as pd  # imported here: pandas costs every `import bcnmf` 25 MB and 0.3 s
-
     with resources.files("bcnmf.datasets").joinpath("data", _FILE).open("rb") as handle:
         return pd.read_csv(handle, encoding="utf-8-sig")
 
