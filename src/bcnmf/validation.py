@@ -59,8 +59,12 @@ def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, warn_empty: s
         feature_names = np.asarray([str(c) for c in X.columns], dtype=object)
         X = X.to_numpy()
     if sp.issparse(X):
-        X = sp.csr_matrix(X, dtype=dtype, copy=True)
-        X.sum_duplicates()
+        if sp.isspmatrix_csr(X) and X.dtype == dtype and X.has_canonical_format:
+            # Used read-only from here on: copying would double the memory of large inputs.
+            X = sp.csr_matrix(X, copy=False)
+        else:
+            X = sp.csr_matrix(X, dtype=dtype, copy=True)
+            X.sum_duplicates()
         values = X.data
     else:
         try:

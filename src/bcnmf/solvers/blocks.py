@@ -104,7 +104,8 @@ def run_block_updates(
         Stop when the objective, summed over a pass, changes by less than ``tol`` times its scale
         over ``eval_every`` passes (the full-batch solver's rule, with passes for iterations).
     eval_every : int
-        Passes between convergence checks.
+        Passes between evaluations of the objective (also taken after the first and the last
+        pass) and convergence checks.
     warm_up : int
         Usage-only steps given to each block the first time it is read (the starting usages are
         fitted to the starting loadings without a pass of their own).
@@ -124,6 +125,8 @@ def run_block_updates(
     with progress_bar(total=max_epochs, desc=description, disable=not verbose) as bar:
         for epoch in range(1, max_epochs + 1):
             usage_iterations = 1 + (warm_up if epoch == 1 else 0)
+            # Divergences cost a pass of their own; take them only where the curve and tol need them.
+            evaluate = epoch % eval_every == 0 or epoch == max_epochs or epoch == 1
             totals = _Pass(terms)
             streams = [term.X.blocks(n_blocks, dtype) for term in terms]
             for step in zip_longest(*streams):
@@ -131,7 +134,7 @@ def run_block_updates(
                 for index, (term, item) in enumerate(zip(terms, step)):
                     if item is None:
                         continue
-                    parts, divergence = _visit(term, *item, H, usage_iterations, evaluate=True)
+                    parts, divergence = _visit(term, *item, H, usage_iterations, evaluate)
                     totals.add(index, parts, divergence)
                     active.append((term, parts))
                 if online is not None:
@@ -150,18 +153,21 @@ def run_block_updates(
                 sums = normalize_loadings(terms, H)
                 if online is not None:
                     online.follow_normalization(sums)
+            bar.update(1)
+            if not all_finite(terms, H):
+                raise NonFiniteError(f"{description}: the factors became non-finite in pass {epoch}")
+            if not evaluate:
+                continue
             current, scale = totals.objective(H_evaluated, H_penalty)
+            if not np.isfinite(current):
+                raise NonFiniteError(f"{description}: the objective became non-finite in pass {epoch}")
             curve.append(current)
             iterations.append(epoch)
             for values, d in zip(term_curves, totals.divergences):
                 values.append(d)
-            bar.update(1)
-            if not (np.isfinite(current) and all_finite(terms, H)):
-                raise NonFiniteError(f"{description}: the objective became non-finite in pass {epoch}")
             bar.set_postfix(objective=f"{current:.6g}", refresh=False)
-            if tol > 0 and epoch > eval_every and epoch % eval_every == 0:
-                previous = curve[-1 - eval_every]
-                if abs(previous - current) <= tol * max(scale, np.finfo(np.float64).tiny):
+            if tol > 0 and len(curve) >= 2 and epoch % eval_every == 0 and epoch - iterations[-2] == eval_every:
+                if abs(curve[-2] - current) <= tol * max(scale, np.finfo(np.float64).tiny):
                     converged = True
                     break
     return FitResult(H=H, n_iter=epoch, converged=converged, objective=curve[-1],
