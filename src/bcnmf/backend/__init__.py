@@ -7,6 +7,7 @@ for NumPy arrays and SciPy CSR matrices alike.
 from bcnmf.backend.arrays import (
     column_sums,
     is_sparse,
+    max_row_total,
     row_chunks,
     squared_norm,
     to_dense_rows,
@@ -16,6 +17,7 @@ from bcnmf.backend.sparse import sampled_dot
 __all__ = [
     "column_sums",
     "is_sparse",
+    "max_row_total",
     "row_chunks",
     "sampled_dot",
     "squared_norm",

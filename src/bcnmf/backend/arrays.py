@@ -35,6 +35,11 @@ def column_sums(X) -> np.ndarray:
     return np.asarray(X.sum(axis=0, dtype=np.float64)).ravel()
 
 
+def max_row_total(X) -> float:
+    """The largest sum over a row (float64 accumulation), for dense or sparse ``X``."""
+    return float(np.asarray(X.sum(axis=1, dtype=np.float64)).max())
+
+
 def squared_norm(X) -> float:
     """Squared Frobenius norm accumulated in float64."""
     data = X.data if is_sparse(X) else np.ravel(X)

@@ -75,12 +75,25 @@ def check_new_data(estimator, X, name: str = "X"):
     return X
 
 
-def usages_for(X, H: np.ndarray, loss: Loss, *, max_iter: int, tol: float, eval_every: int) -> np.ndarray:
-    """Usages ``W`` of the rows of ``X`` with loadings ``H`` fixed (multiplicative updates on ``W``)."""
+def flat_usages(X, H: np.ndarray) -> np.ndarray:
+    """Starting usages: each row at its own total, spread evenly over topics (C-contiguous)."""
     row_mass = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
     per_topic = row_mass / max(float(H.sum()), np.finfo(np.float64).tiny)
-    W = np.repeat(per_topic[:, None], H.shape[0], axis=1).astype(H.dtype) + np.finfo(H.dtype).tiny
-    term = Term(X, W, loss)
+    return np.repeat(per_topic[:, None], H.shape[0], axis=1).astype(H.dtype) + np.finfo(H.dtype).tiny
+
+
+def unit_rows(H: np.ndarray) -> np.ndarray:
+    """A copy of ``H`` with rows scaled to sum to one and no exact zeros (multiplicative updates
+    cannot move an entry away from zero)."""
+    H = np.array(H, copy=True)
+    H /= np.maximum(H.sum(axis=1, keepdims=True), np.finfo(H.dtype).tiny)
+    H += np.finfo(H.dtype).tiny
+    return H
+
+
+def usages_for(X, H: np.ndarray, loss: Loss, *, max_iter: int, tol: float, eval_every: int) -> np.ndarray:
+    """Usages ``W`` of the rows of ``X`` with loadings ``H`` fixed (multiplicative updates on ``W``)."""
+    term = Term(X, flat_usages(X, H), loss)
     run_multiplicative_updates([term], H, max_iter=max_iter, tol=tol, eval_every=eval_every, update_H=False)
     return term.W
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bcnmf.engine import Term, cap_modelled_totals, normalize_loadings, usage_step
+from bcnmf.models._common import flat_usages
 from bcnmf.models._streaming import WARM_UP_ITERATIONS
 from bcnmf.solvers.blocks import OnlineStatistics
 from bcnmf.updates import Penalty
@@ -49,7 +50,7 @@ class OnlineState:
     def step(self, blocks: list) -> list[np.ndarray]:
         """One online step on one block per dataset; returns each block's usages."""
         H = self.H
-        block_terms = [Term(X, _flat_usages(X, H), loss, weight, penalty)
+        block_terms = [Term(X, flat_usages(X, H), loss, weight, penalty)
                        for X, (loss, weight, penalty) in zip(blocks, self.terms)]
         parts = []
         for term in block_terms:
@@ -67,10 +68,3 @@ class OnlineState:
         self.n_steps += 1
         return [term.W for term in block_terms]
 
-
-def _flat_usages(X, H: np.ndarray) -> np.ndarray:
-    """Each row at its own total, spread evenly over topics."""
-    totals = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
-    per_topic = totals / max(float(H.sum()), np.finfo(np.float64).tiny)
-    return np.ascontiguousarray(np.repeat(per_topic[:, None], H.shape[0], axis=1).astype(H.dtype)
-                                + np.finfo(H.dtype).tiny)

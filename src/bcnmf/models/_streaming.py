@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bcnmf.backend import column_sums, max_row_total
 from bcnmf.backend.blocks import ArraySource, RowSource, as_source, is_out_of_core
 from bcnmf.validation import check_matrix, scan_source
 
@@ -71,9 +72,7 @@ def block_input(X, name: str, dtype, *, allow_zeros: bool, batch_size: int) -> B
                               n_blocks=n_blocks_for(source.n_rows, batch_size))
         return BlockInput(source, source.feature_names, summary.column_sums, summary.max_row_total)
     X, names = check_matrix(X, name, dtype, allow_zeros=allow_zeros, warn_empty="rows")
-    row_totals = np.asarray(X.sum(axis=1, dtype=np.float64)).ravel()
-    column_sums = np.asarray(X.sum(axis=0, dtype=np.float64)).ravel()
-    return BlockInput(ArraySource(X, names), names, column_sums, float(row_totals.max()))
+    return BlockInput(ArraySource(X, names), names, column_sums(X), max_row_total(X))
 
 
 def n_blocks_for(n_rows: int, batch_size: int) -> int:

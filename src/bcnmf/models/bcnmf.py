@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from bcnmf.backend import column_sums
+from bcnmf.backend import column_sums, max_row_total
 from bcnmf.backend.blocks import RowSource
 from bcnmf.engine import Penalty, Term, normalize_loadings
 from bcnmf.init import DETERMINISTIC_INITS, INIT_METHODS, contrastive_loadings, initialize
@@ -25,6 +25,7 @@ from bcnmf.models._common import (
     check_common_params,
     check_new_data,
     store_fit_metadata,
+    unit_rows,
     usages_for,
     warn_not_converged,
 )
@@ -225,7 +226,7 @@ class BCNMF(BaseEstimator):
             Xt, names_t = check_matrix(X_target, "X_target", dtype, allow_zeros=allow_zeros, warn_empty="rows")
             Xb, names_b = check_matrix(X_background, "X_background", dtype, allow_zeros=allow_zeros, warn_empty="rows")
             target_mean, background_mean = column_sums(Xt) / Xt.shape[0], column_sums(Xb) / Xb.shape[0]
-            observed_max = [_max_row_total(Xt), _max_row_total(Xb)]
+            observed_max = [max_row_total(Xt), max_row_total(Xb)]
             sample_t, sample_b = Xt, Xb
         else:
             t = block_input(X_target, "X_target", dtype, allow_zeros=allow_zeros, batch_size=self.batch_size)
@@ -302,8 +303,7 @@ class BCNMF(BaseEstimator):
             generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
             if self.init == "custom":
                 raise ValueError("partial_fit cannot start from init='custom'; choose another init.")
-            H0 = self._starting_loadings(Xt, Xb, k, generator, dtype)
-            H0 = H0 / np.maximum(H0.sum(axis=1, keepdims=True), np.finfo(dtype).tiny) + np.finfo(dtype).tiny
+            H0 = unit_rows(self._starting_loadings(Xt, Xb, k, generator, dtype))
             target_mean, background_mean = column_sums(Xt) / Xt.shape[0], column_sums(Xb) / Xb.shape[0]
             offset = self._offset(target_mean, background_mean, Xt.shape[0], Xb.shape[0], dtype)
             means = self._total_caps(target_mean, background_mean, offset, (1, 1), dtype)
@@ -369,9 +369,7 @@ class BCNMF(BaseEstimator):
         return [(n * allowed_mean).astype(dtype) for n in n_samples]
 
     def _run_start(self, Xt, Xb, H0, alpha, start, *, offset, caps):
-        H = np.array(H0, copy=True)
-        H /= np.maximum(H.sum(axis=1, keepdims=True), np.finfo(H.dtype).tiny)
-        H += np.finfo(H.dtype).tiny
+        H = unit_rows(H0)
         target = self._warm_term(Xt, H, offset, 1.0)
         background = self._warm_term(Xb, H, offset, -alpha)
         terms = [target, background] if alpha > 0 else [target]
@@ -389,9 +387,7 @@ class BCNMF(BaseEstimator):
     def _run_blocks(self, t, b, samples, H0, alpha, start, solver, *, offset, caps):
         """One start of the block schedules: noise parameters are estimated on the in-memory
         samples, and each block's usages are warmed up on its first visit."""
-        H = np.array(H0, copy=True)
-        H /= np.maximum(H.sum(axis=1, keepdims=True), np.finfo(H.dtype).tiny)
-        H += np.finfo(H.dtype).tiny
+        H = unit_rows(H0)
         # The background keeps a term at alpha = 0 (weight zero) so that its usages are still fitted.
         terms = [Term(data.source, starting_usages(data, H), self._warm_term(sample, H, offset, weight).loss, weight)
                  for data, sample, weight in ((t, samples[0], 1.0), (b, samples[1], -alpha))]
@@ -451,10 +447,6 @@ class BCNMF(BaseEstimator):
         """Data reconstructed from usages: ``W @ components_`` (the count models' offset excluded)."""
         check_fitted(self)
         return np.asarray(W) @ self.components_
-
-
-def _max_row_total(X) -> float:
-    return float(np.asarray(X.sum(axis=1)).max())
 
 
 def _collapse(target: Term, background: Term, result, observed_max: list[float]) -> str | None:
