@@ -23,7 +23,9 @@ def as_block(block, dtype) -> object:
     """A row block as CSR or a C-contiguous dense array of ``dtype`` (the formats the kernels take)."""
     if is_sparse(block):
         block = sp.csr_matrix(block, dtype=dtype)
-        block.sum_duplicates()
+        if not block.has_canonical_format:
+            block = block.copy()  # sum_duplicates sorts in place, and the arrays may be the caller's
+            block.sum_duplicates()
         return block
     return np.ascontiguousarray(np.asarray(block, dtype=dtype))
 
@@ -75,6 +77,9 @@ class ArraySource(RowSource):
 
     def blocks(self, n_blocks, dtype):
         bounds = _even_bounds(self.n_rows, n_blocks)
+        if len(bounds) == 2:  # the whole matrix: slicing a CSR matrix would copy it
+            yield slice(0, self.n_rows), as_block(self.X, dtype)
+            return
         for start, stop in zip(bounds[:-1], bounds[1:]):
             yield slice(int(start), int(stop)), as_block(self.X[start:stop], dtype)
 

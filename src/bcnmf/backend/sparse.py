@@ -48,3 +48,31 @@ def sampled_dot(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray) -> np.ndarray:
     _sampled_dot_csr(X.indptr, X.indices, W, Ht, out)
     return out
 
+
+
+@numba.njit(fastmath=True, error_model="numpy", cache=True, nogil=True)
+def _add_transposed_product_csr(indptr, indices, data, Y, out):  # pragma: no cover - compiled
+    for i in range(indptr.shape[0] - 1):
+        yi = Y[i]
+        for pos in range(indptr[i], indptr[i + 1]):
+            row = out[indices[pos]]
+            x = data[pos]
+            for q in range(yi.shape[0]):
+                row[q] += x * yi[q]
+
+
+def add_transposed_product(X, Y: np.ndarray, out: np.ndarray) -> None:
+    """``out += X.T @ Y`` in place, without the ``p x m`` temporary that ``X.T @ Y`` allocates.
+
+    Parameters
+    ----------
+    X : csr_matrix of shape (n, p), or ndarray
+    Y : ndarray, shape (n, m)
+    out : ndarray, shape (p, m), C-contiguous, of ``Y``'s dtype
+    """
+    if not sp.issparse(X):
+        out += X.T @ Y
+        return
+    X = sp.csr_matrix(X)
+    Y = np.ascontiguousarray(Y, dtype=out.dtype)
+    _add_transposed_product_csr(X.indptr, X.indices, X.data.astype(out.dtype, copy=False), Y, out)
