@@ -188,30 +188,52 @@ _MEMORY_CHILD = """
 import sys, warnings
 import scipy.sparse as sp
 
-def high_water():
+def resident(field):
     # VmHWM is this process's own peak; ru_maxrss would carry the parent's peak across exec.
     with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field))
 
 Xt, Xb = sp.load_npz(sys.argv[1]), sp.load_npz(sys.argv[2])
 import bcnmf
-before = high_water()
+before = resident("VmRSS")
 warnings.simplefilter("ignore")
+# A tiny fit loads the compiled kernels, so that what the real fit adds can be told apart.
+bcnmf.BCNMF({k}, loss="kl", max_iter=12, tol=0, random_state=0).fit(Xt[:200], Xb[:200])
+warm = resident("VmRSS")
 bcnmf.BCNMF({k}, loss="kl", max_iter=5, tol=0, random_state=0).fit(Xt, Xb)
-print(before, high_water())
+print(before, warm, resident("VmHWM"))
 """
 
 
-def fit_peak_memory(Xt, Xb) -> tuple[float, float]:
-    """(peak resident bytes before the fit, with data and libraries loaded; peak resident bytes
-    at its end) of a KL fit in a fresh process that reads the matrices from disk."""
+def fit_peak_memory(Xt, Xb, prefix: str = "") -> dict:
+    """Resident memory of a KL fit in a fresh process that reads the matrices from disk: after
+    loading the data and importing bcnmf, after a tiny fit that loads the compiled kernels, and
+    the process's peak; with the input's and the factors' sizes for the budget."""
     with tempfile.TemporaryDirectory() as folder:
         paths = [os.path.join(folder, f"{name}.npz") for name in ("target", "background")]
         for path, X in zip(paths, (Xt, Xb)):
             sp.save_npz(path, X, compressed=False)
         output = subprocess.run([sys.executable, "-c", _MEMORY_CHILD.format(k=K), *paths], check=True,
                                 capture_output=True, text=True).stdout.split()
-    return float(output[0]), float(output[1])
+    before, warm, peak = (float(value) for value in output)
+    return {f"{prefix}memory_before_fit": before, f"{prefix}memory_warm": warm, f"{prefix}memory_peak": peak,
+            f"{prefix}memory_input": _csr_bytes(Xt, Xb),
+            f"{prefix}memory_factors": 4 * (Xt.shape[0] + Xb.shape[0] + Xt.shape[1]) * K}
+
+
+def memory_paragraph(r: dict, prefix: str = "") -> str:
+    mb = 1024**2
+    value = {name: r[prefix + "memory_" + name] / mb for name in ("before_fit", "warm", "peak", "input", "factors")}
+    budget = value["input"] + 4 * value["factors"] + 300
+    return (
+        f"Peak memory of a sparse KL fit in a fresh process (interpreter, libraries and data included): "
+        f"{value['peak']:.0f} MB against a budget of input + 4 x factors + 300 MB = {budget:.0f} MB "
+        f"(input {value['input']:.0f} MB, factors {value['factors']:.1f} MB). With the data loaded and bcnmf "
+        f"imported the process held {value['before_fit']:.0f} MB (libraries: "
+        f"{value['before_fit'] - value['input']:.0f} MB); loading the compiled kernels added "
+        f"{value['warm'] - value['before_fit']:.0f} MB, and the fit itself at most "
+        f"{value['peak'] - value['warm']:.0f} MB above that."
+    )
 
 
 # -- report ---------------------------------------------------------------------------------------------
@@ -250,9 +272,7 @@ def small_case(thin: float, square: float, bw: float) -> dict:
     Dt, Db = Lt.toarray(), Lb.toarray()
     r["frobenius_bcnmf_s"] = bcnmf_per_iteration(Dt, Db, "frobenius")
     r["frobenius_bare_blas_s"] = bare_frobenius_products(Dt, Db)
-    before, peak = fit_peak_memory(Xt, Xb)
-    r.update(memory_before_fit=before, memory_peak=peak, memory_input=_csr_bytes(Xt, Xb),
-             memory_factors=4 * (Xt.shape[0] + Xb.shape[0] + Xt.shape[1]) * K)
+    r.update(fit_peak_memory(Xt, Xb))
     return r
 
 
@@ -263,9 +283,7 @@ def large_case(thin_rate: float, bw: float) -> dict:
     r["large_kl_sklearn_mu_s"] = sklearn_per_iteration(Xt, Xb, "kullback-leibler", short=1, long=2, repeats=1)
     t_thin, t_bytes, _ = kl_roofline(Xt, Xb, thin_rate, bw)
     r["large_kl_roofline_s"] = max(t_thin, t_bytes)
-    before, peak = fit_peak_memory(Xt, Xb)
-    r.update(large_memory_before_fit=before, large_memory_peak=peak, large_memory_input=_csr_bytes(Xt, Xb),
-             large_memory_factors=4 * (Xt.shape[0] + Xb.shape[0] + Xt.shape[1]) * K)
+    r.update(fit_peak_memory(Xt, Xb, "large_"))
     return r
 
 
@@ -298,8 +316,6 @@ def _ratio(slower: float, faster: float) -> str:
 
 
 def format_report(r: dict) -> str:
-    mb = 1024**2
-    budget = r["memory_input"] + 4 * r["memory_factors"] + 300 * mb
     rows = [
         ("KL bcNMF, sparse (bcnmf)", r["kl_bcnmf_s"], "1.0"),
         ("KL bcNMF, dense PyTorch, published updates", r["kl_torch_dense_s"], _ratio(r["kl_torch_dense_s"], r["kl_bcnmf_s"])),
@@ -337,16 +353,11 @@ def format_report(r: dict) -> str:
         f"{r['kl_gflops_achieved']:.1f} GFLOP/s. The roofline counts 8 k flops per stored entry (two sampled "
         "products, two sparse-dense products) and two passes over the entries' values and indices.",
         "",
-        f"Peak memory of a sparse KL fit in a fresh process (interpreter, libraries and data included): "
-        f"{r['memory_peak'] / mb:.0f} MB against a budget of input + 4 x factors + 300 MB = {budget / mb:.0f} MB "
-        f"(input {r['memory_input'] / mb:.0f} MB, factors {r['memory_factors'] / mb:.1f} MB). Before the fit "
-        f"the process held {r['memory_before_fit'] / mb:.0f} MB; the fit added "
-        f"{(r['memory_peak'] - r['memory_before_fit']) / mb:.0f} MB.",
+        memory_paragraph(r),
         "",
     ]
     if "large_kl_bcnmf_s" in r:
         n, p, density = LARGE
-        large_budget = r["large_memory_input"] + 4 * r["large_memory_factors"] + 300 * mb
         lines += [
             f"## Target and background {n:,} cells x {p:,} genes each, {density:.0%} non-zero, k = {K}",
             "",
@@ -361,10 +372,7 @@ def format_report(r: dict) -> str:
             f"The dense PyTorch baseline is not run at this size: each dense matrix is {n * p * 4 / 1024**3:.1f} GiB "
             "and the published updates hold five such arrays per dataset.",
             "",
-            f"Peak memory of the fit in a fresh process: {r['large_memory_peak'] / mb:.0f} MB against a budget of "
-            f"{large_budget / mb:.0f} MB (input {r['large_memory_input'] / mb:.0f} MB); before the fit "
-            f"{r['large_memory_before_fit'] / mb:.0f} MB, the fit added "
-            f"{(r['large_memory_peak'] - r['large_memory_before_fit']) / mb:.0f} MB.",
+            memory_paragraph(r, "large_"),
             "",
         ]
     return "\n".join(lines)
