@@ -106,10 +106,10 @@ def test_n_init_keeps_the_lowest_objective(small_sim):
 def test_alpha_is_halved_with_a_warning_when_fits_diverge(small_sim, monkeypatch):
     original = BCNMF._run_start
 
-    def diverges_above_one(self, Xt, Xb, H0, alpha, start, **bounds):
+    def diverges_above_one(self, data, H0, alpha, start, **bounds):
         if alpha > 1:
             raise NonFiniteError("the objective became non-finite")
-        return original(self, Xt, Xb, H0, alpha, start, **bounds)
+        return original(self, data, H0, alpha, start, **bounds)
 
     monkeypatch.setattr(BCNMF, "_run_start", diverges_above_one)
     with pytest.warns(AlphaTooLargeWarning, match="largest alpha that worked was 1"):

@@ -75,11 +75,23 @@ def check_new_data(estimator, X, name: str = "X"):
     return X
 
 
-def flat_usages(X, H: np.ndarray) -> np.ndarray:
-    """Starting usages: each row at its own total, spread evenly over topics (C-contiguous)."""
+def restrict_topics(W: np.ndarray, topics: np.ndarray | None) -> np.ndarray:
+    """``W`` with the columns of topics outside ``topics`` (a boolean mask; None allows all) set to
+    zero, in place. Multiplicative updates keep a zero at zero, so the restriction holds for the
+    whole fit."""
+    if topics is not None:
+        W[:, ~topics] = 0
+    return W
+
+
+def flat_usages(X, H: np.ndarray, topics: np.ndarray | None = None) -> np.ndarray:
+    """Starting usages: each row at its own total, spread evenly over the allowed ``topics``
+    (C-contiguous)."""
     row_mass = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
-    per_topic = row_mass / max(float(H.sum()), np.finfo(np.float64).tiny)
-    return np.repeat(per_topic[:, None], H.shape[0], axis=1).astype(H.dtype) + np.finfo(H.dtype).tiny
+    allowed_mass = float(H.sum() if topics is None else H[topics].sum())
+    per_topic = row_mass / max(allowed_mass, np.finfo(np.float64).tiny)
+    W = np.repeat(per_topic[:, None], H.shape[0], axis=1).astype(H.dtype) + np.finfo(H.dtype).tiny
+    return restrict_topics(W, topics)
 
 
 def unit_rows(H: np.ndarray) -> np.ndarray:
@@ -91,9 +103,11 @@ def unit_rows(H: np.ndarray) -> np.ndarray:
     return H
 
 
-def usages_for(X, H: np.ndarray, loss: Loss, *, max_iter: int, tol: float, eval_every: int) -> np.ndarray:
-    """Usages ``W`` of the rows of ``X`` with loadings ``H`` fixed (multiplicative updates on ``W``)."""
-    term = Term(X, flat_usages(X, H), loss)
+def usages_for(X, H: np.ndarray, loss: Loss, *, max_iter: int, tol: float, eval_every: int,
+               topics: np.ndarray | None = None) -> np.ndarray:
+    """Usages ``W`` of the rows of ``X`` with loadings ``H`` fixed (multiplicative updates on ``W``),
+    using only the topics in the boolean mask ``topics`` (all when None)."""
+    term = Term(X, flat_usages(X, H, topics), loss)
     run_multiplicative_updates([term], H, max_iter=max_iter, tol=tol, eval_every=eval_every, update_H=False)
     return term.W
 

@@ -23,8 +23,9 @@ class OnlineState:
     ----------
     H : ndarray, shape (k, p)
         Starting loadings (kept and updated).
-    terms : list of (Loss, weight, Penalty)
-        One entry per dataset passed to each call.
+    terms : list of (Loss, weight, Penalty, topics)
+        One entry per block passed to each call; ``topics`` is a boolean mask of the topics the
+        block's usages may use, or None for all.
     forget_factor : float
     H_penalty : Penalty
     damping : float
@@ -43,15 +44,15 @@ class OnlineState:
         self.H_penalty = H_penalty
         self.normalize = normalize
         self.allowed_means = allowed_means
-        exponent = damping * min(loss.mu_exponent for loss, _, _ in terms)
+        exponent = damping * min(loss.mu_exponent for loss, *_ in terms)
         self.statistics = OnlineStatistics(H, exponent, forget_factor, steps_per_pass=1)
         self.n_steps = 0
 
     def step(self, blocks: list) -> list[np.ndarray]:
-        """One online step on one block per dataset; returns each block's usages."""
+        """One online step on one block per term; returns each block's usages."""
         H = self.H
-        block_terms = [Term(X, flat_usages(X, H), loss, weight, penalty)
-                       for X, (loss, weight, penalty) in zip(blocks, self.terms)]
+        block_terms = [Term(X, flat_usages(X, H, topics), loss, weight, penalty)
+                       for X, (loss, weight, penalty, topics) in zip(blocks, self.terms)]
         parts = []
         for term in block_terms:
             for _ in range(WARM_UP_ITERATIONS):

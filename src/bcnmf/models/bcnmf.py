@@ -6,7 +6,9 @@ The paper writes features x samples; its ``W`` is our ``components_.T``.
 
 from __future__ import annotations
 
+import numbers
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -14,7 +16,7 @@ from sklearn.utils import check_random_state
 
 from bcnmf.backend import column_sums, max_row_total
 from bcnmf.backend.blocks import RowSource
-from bcnmf.engine import Penalty, Term, normalize_loadings
+from bcnmf.engine import Penalty, Term
 from bcnmf.init import DETERMINISTIC_INITS, INIT_METHODS, contrastive_loadings, initialize
 from bcnmf.losses import make_loss
 from bcnmf.models._common import (
@@ -40,6 +42,7 @@ from bcnmf.models._streaming import (
     starting_usages,
 )
 from bcnmf.solvers import NonFiniteError, run_block_updates, run_multiplicative_updates
+from bcnmf.topic_enrichment import topic_enrichment
 from bcnmf.validation import (
     check_matrix,
     check_n_components,
@@ -56,6 +59,25 @@ MAX_SCALE_RATIO = 100.0
 #: A dataset's modelled mean of each feature may not exceed this multiple of the larger observed
 #: mean of the two datasets (plus the offset); see :func:`bcnmf.engine.cap_modelled_totals`.
 TOTAL_CAP_RATIO = 2.0
+
+
+@dataclass(frozen=True)
+class TermSpec:
+    """One term of a contrastive model's objective.
+
+    Attributes
+    ----------
+    dataset : int
+        0 for the target, 1 for the background.
+    weight : float
+        Signed weight in the objective (negative: contrastive).
+    topics : ndarray of bool, optional
+        Topics the term's usages may use; None for all.
+    """
+
+    dataset: int
+    weight: float
+    topics: np.ndarray | None = None
 
 
 class AlphaTooLargeWarning(UserWarning):
@@ -121,6 +143,13 @@ class BCNMF(BaseEstimator):
         Rows of the target per block (the background is split into as many blocks).
     forget_factor : float
         Online solver: weight kept by the previous pass's statistics.
+    n_enriched : int, optional
+        Disentangled topics (DESIGN.md): the last ``n_enriched`` of the ``n_components`` topics are
+        used by the target alone (the background's usage of them is fixed at zero) and the others
+        are shared. The background is then fitted by the shared topics with weight 1, and
+        ``alpha`` becomes a contrastive penalty on how well the enriched topics alone could
+        explain the background: ``D(X_t | W_t H) + D(X_b | W_bs H_s) - alpha * min D(X_b | W_be H_e)``.
+        None (default) is plain bcNMF.
     verbose : bool
 
     Attributes
@@ -138,6 +167,11 @@ class BCNMF(BaseEstimator):
     n_iter_, reconstruction_err_ (of the target), n_features_in_, feature_names_in_
     offset_ : ndarray or None
         The per-feature floor in the model, for count losses.
+    enrichment_ : pandas.DataFrame
+        One row per topic: mean share of usage in target and background, log2 fold change, AUC,
+        one-sided Mann-Whitney p-value, BH q-value and a ``label``, ``"target-enriched"`` or
+        ``"shared"`` (see :func:`bcnmf.topic_enrichment`; call it on ``target_usage_`` and
+        ``background_usage_`` for other thresholds). Not set by :meth:`partial_fit`.
     """
 
     def __init__(
@@ -160,6 +194,7 @@ class BCNMF(BaseEstimator):
         solver: str = "auto",
         batch_size: int = 4096,
         forget_factor: float = 0.7,
+        n_enriched: int | None = None,
         verbose: bool = False,
     ) -> None:
         self.n_components = n_components
@@ -179,6 +214,7 @@ class BCNMF(BaseEstimator):
         self.solver = solver
         self.batch_size = batch_size
         self.forget_factor = forget_factor
+        self.n_enriched = n_enriched
         self.verbose = verbose
 
     # -- checks -----------------------------------------------------------------------------------
@@ -189,6 +225,13 @@ class BCNMF(BaseEstimator):
         check_positive(self.damping, "damping", upper=1.0)
         check_positive(self.offset, "offset")
         check_solver(self)
+        if self.n_enriched is not None:
+            n = self.n_enriched
+            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n < self.n_components:
+                raise ValueError(
+                    f"n_enriched={n!r} must be an integer from 1 to n_components - 1 = {self.n_components - 1} "
+                    "(at least one shared topic), or None for plain bcNMF."
+                )
         return dtype
 
     def _make_loss(self, offset, dispersion=None, zero_inflation=None):
@@ -254,8 +297,8 @@ class BCNMF(BaseEstimator):
         def run_start(alpha: float, start: int) -> Restart:
             H0 = starts.get(start)[0]
             if solver == "mu":
-                return self._run_start(Xt, Xb, H0, alpha, start, offset=offset, caps=caps)
-            return self._run_blocks(t, b, (sample_t, sample_b), H0, alpha, start, solver, offset=offset, caps=caps)
+                return self._run_start((Xt, Xb), H0, alpha, start, offset=offset, caps=caps)
+            return self._run_blocks((t, b), (sample_t, sample_b), H0, alpha, start, solver, offset=offset, caps=caps)
 
         failures: list[str] = []
         for alpha in self._alpha_schedule():
@@ -264,7 +307,8 @@ class BCNMF(BaseEstimator):
             except NonFiniteError as err:
                 failures.append(f"alpha={alpha:g}: {err}")
                 continue
-            problem = _collapse(*best.state, observed_max)
+            terms, result = best.state
+            problem = _collapse(terms[0], terms[1], result, observed_max)
             if problem is None:
                 break
             failures.append(f"alpha={alpha:g}: {problem}")
@@ -281,10 +325,9 @@ class BCNMF(BaseEstimator):
                 AlphaTooLargeWarning,
                 stacklevel=2,
             )
-        target, background, result = best.state
-        warn_not_converged("BCNMF", self.max_iter, self.tol, result.converged)
-        self._store(target, background, result, alpha, offset, objectives, names_t if names_t is not None else names_b, Xt.shape[1])
-        return target.W
+        warn_not_converged(type(self).__name__, self.max_iter, self.tol, result.converged)
+        self._store(terms, result, alpha, offset, objectives, names_t if names_t is not None else names_b, Xt.shape[1])
+        return terms[0].W
 
     def partial_fit(self, X_target, X_background) -> "BCNMF":
         """Update the model from one block of target rows and one of background rows (the online
@@ -307,17 +350,20 @@ class BCNMF(BaseEstimator):
             target_mean, background_mean = column_sums(Xt) / Xt.shape[0], column_sums(Xb) / Xb.shape[0]
             offset = self._offset(target_mean, background_mean, Xt.shape[0], Xb.shape[0], dtype)
             means = self._total_caps(target_mean, background_mean, offset, (1, 1), dtype)
-            losses = [self._warm_term(X, H0, offset, 1.0).loss for X in (Xt, Xb)]
+            self._online_specs = self._model_terms(k, float(self.alpha))
+            warm = self._warm_terms((Xt, Xb), self._online_specs, H0, offset)
             self._online = OnlineState(
-                H0, [(losses[0], 1.0, Penalty()), (losses[1], -float(self.alpha), Penalty())],
-                forget_factor=self.forget_factor, damping=self.damping, normalize=True, allowed_means=means,
+                H0, [(term.loss, spec.weight, Penalty(), spec.topics) for spec, term in zip(self._online_specs, warm)],
+                forget_factor=self.forget_factor, damping=self.damping, normalize=True,
+                allowed_means=[means[spec.dataset] for spec in self._online_specs] if means else None,
             )
             self.components_, self.n_components_, self.alpha_, self.offset_ = H0, k, float(self.alpha), offset
-            store_fit_metadata(self, names_t if names_t is not None else names_b, Xt.shape[1], losses[0])
+            store_fit_metadata(self, names_t if names_t is not None else names_b, Xt.shape[1], warm[0].loss)
         else:
             Xt = check_new_data(self, X_target, "X_target")
             Xb = check_new_data(self, X_background, "X_background")
-        self.target_usage_, self.background_usage_ = self._online.step([Xt, Xb])
+        usages = self._online.step([(Xt, Xb)[spec.dataset] for spec in self._online_specs])
+        self.target_usage_, self.background_usage_ = usages[0], usages[1]
         self.n_steps_ = self._online.n_steps
         return self
 
@@ -348,9 +394,16 @@ class BCNMF(BaseEstimator):
         return H
 
     def _starting_loadings(self, Xt, Xb, k, rng, dtype) -> np.ndarray:
-        if self.init == "contrastive":
-            return contrastive_loadings(Xt, Xb, k, rng, dtype, log_transform=self.loss != "frobenius")
-        return initialize(Xt, k, self.init, rng, dtype)[1]
+        if self.init != "contrastive":
+            return initialize(Xt, k, self.init, rng, dtype)[1]
+        log_transform = self.loss != "frobenius"
+        if self.n_enriched is None:
+            return contrastive_loadings(Xt, Xb, k, rng, dtype, log_transform=log_transform)
+        # Shared topics start from the background's own programs, enriched ones from the
+        # directions of largest target-to-background variance.
+        shared = initialize(Xb, k - self.n_enriched, "nndsvda", rng, dtype)[1]
+        enriched = contrastive_loadings(Xt, Xb, self.n_enriched, rng, dtype, log_transform=log_transform)
+        return np.vstack([unit_rows(shared), enriched])
 
     def _total_caps(self, target_mean, background_mean, offset, n_samples: tuple[int, int], dtype) -> list | None:
         """Largest modelled total per feature for the target and the background, or None where the
@@ -368,52 +421,74 @@ class BCNMF(BaseEstimator):
         allowed_mean += np.finfo(np.float32).eps * max(float(mean_ceiling.mean()), 1e-12)
         return [(n * allowed_mean).astype(dtype) for n in n_samples]
 
-    def _run_start(self, Xt, Xb, H0, alpha, start, *, offset, caps):
-        H = unit_rows(H0)
-        target = self._warm_term(Xt, H, offset, 1.0)
-        background = self._warm_term(Xb, H, offset, -alpha)
-        terms = [target, background] if alpha > 0 else [target]
-        result = run_multiplicative_updates(
-            terms, H, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
-            damping=self.damping, normalize=True, total_caps=caps, verbose=self.verbose,
-            description=f"bcNMF alpha={alpha:g} start {start + 1}/{self.n_init}",
-        )
-        if alpha == 0:
-            # The background does not shape H at alpha = 0; still report its usages.
-            background.W = usages_for(Xb, H, background.loss, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
-            normalize_loadings([], H)
-        return Restart(result.objective, (target, background, result))
+    def _model_terms(self, k: int, alpha: float) -> list[TermSpec]:
+        """The objective's terms: the target's and the background's come first (their usages are
+        the ones reported)."""
+        if self.n_enriched is None:
+            return [TermSpec(0, 1.0), TermSpec(1, -alpha)]
+        shared = self._shared_topics(k)
+        return [TermSpec(0, 1.0), TermSpec(1, 1.0, shared)] + ([TermSpec(1, -alpha, ~shared)] if alpha > 0 else [])
 
-    def _run_blocks(self, t, b, samples, H0, alpha, start, solver, *, offset, caps):
+    def _shared_topics(self, k: int) -> np.ndarray:
+        return np.arange(k) < k - self.n_enriched
+
+    def _run_start(self, data, H0, alpha, start, *, offset, caps):
+        H = unit_rows(H0)
+        specs = self._model_terms(H.shape[0], alpha)
+        terms = self._warm_terms(data, specs, H, offset)
+        # A term of weight zero does not shape H (bcNMF at alpha = 0); its usages are fitted after.
+        shaping = [i for i, term in enumerate(terms) if term.weight != 0]
+        result = run_multiplicative_updates(
+            [terms[i] for i in shaping], H, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
+            damping=self.damping, normalize=True, total_caps=None if caps is None else [caps[specs[i].dataset] for i in shaping],
+            verbose=self.verbose, description=f"{type(self).__name__} alpha={alpha:g} start {start + 1}/{self.n_init}",
+        )
+        for spec, term in zip(specs, terms):
+            if term.weight == 0:
+                term.W = usages_for(term.X, H, term.loss, max_iter=self.max_iter, tol=self.tol,
+                                    eval_every=self.eval_every, topics=spec.topics)
+        return Restart(result.objective, (terms, result))
+
+    def _run_blocks(self, inputs, samples, H0, alpha, start, solver, *, offset, caps):
         """One start of the block schedules: noise parameters are estimated on the in-memory
         samples, and each block's usages are warmed up on its first visit."""
         H = unit_rows(H0)
-        # The background keeps a term at alpha = 0 (weight zero) so that its usages are still fitted.
-        terms = [Term(data.source, starting_usages(data, H), self._warm_term(sample, H, offset, weight).loss, weight)
-                 for data, sample, weight in ((t, samples[0], 1.0), (b, samples[1], -alpha))]
+        specs = self._model_terms(H.shape[0], alpha)
+        # Terms of weight zero stay in: the block schedules fit their usages as they pass.
+        terms = [Term(inputs[spec.dataset].source, starting_usages(inputs[spec.dataset], H, spec.topics), warm.loss, spec.weight)
+                 for spec, warm in zip(specs, self._warm_terms(samples, specs, H, offset))]
         result = run_block_updates(
-            terms, H, schedule=solver, n_blocks=n_blocks_for(t.shape[0], self.batch_size), dtype=H.dtype,
+            terms, H, schedule=solver, n_blocks=n_blocks_for(inputs[0].shape[0], self.batch_size), dtype=H.dtype,
             max_epochs=self.max_iter, tol=self.tol, eval_every=self.eval_every, warm_up=WARM_UP_ITERATIONS, forget_factor=self.forget_factor,
-            damping=self.damping, normalize=True, total_caps=caps, verbose=self.verbose,
-            description=f"bcNMF ({solver}) alpha={alpha:g} start {start + 1}/{self.n_init}",
+            damping=self.damping, normalize=True, total_caps=None if caps is None else [caps[spec.dataset] for spec in specs],
+            verbose=self.verbose, description=f"{type(self).__name__} ({solver}) alpha={alpha:g} start {start + 1}/{self.n_init}",
         )
-        return Restart(result.objective, (*terms, result))
+        return Restart(result.objective, (terms, result))
 
-    def _warm_term(self, X, H, offset, weight: float) -> Term:
-        """A dataset's term with usages fitted to the starting loadings and its noise parameters
-        (NB dispersion, ZINB dropout) estimated there, then frozen.
+    def _warm_terms(self, data, specs: list[TermSpec], H, offset) -> list[Term]:
+        """A term per spec with usages fitted to the starting loadings (``data``: target and
+        background). Each dataset's noise parameters (NB dispersion, ZINB dropout) are estimated
+        with its first term's topics, then frozen and shared by its other terms.
 
         Frozen because the contrastive step otherwise steers them: a topic that piles its mass on
         one feature inflates that feature's dispersion (or dropout probability towards one), which
         makes over-estimating it free, and the usages run to 1e9 (measured at alpha=20 for NB and
         alpha=1 for ZINB).
         """
-        loss = self._make_loss(offset)
-        W = usages_for(X, H, loss, max_iter=WARM_UP_ITERATIONS, tol=0.0, eval_every=self.eval_every)
-        loss.freeze_nuisance()
-        return Term(X, W, loss, weight)
+        losses: dict[int, object] = {}
+        terms = []
+        for spec in specs:
+            loss = losses[spec.dataset] if spec.dataset in losses else self._make_loss(offset)
+            W = usages_for(data[spec.dataset], H, loss, max_iter=WARM_UP_ITERATIONS, tol=0.0,
+                           eval_every=self.eval_every, topics=spec.topics)
+            if spec.dataset not in losses:
+                loss.freeze_nuisance()
+                losses[spec.dataset] = loss
+            terms.append(Term(data[spec.dataset], W, loss, spec.weight))
+        return terms
 
-    def _store(self, target, background, result, alpha, offset, objectives, names, n_features) -> None:
+    def _store(self, terms, result, alpha, offset, objectives, names, n_features) -> None:
+        target, background = terms[0], terms[1]
         self.components_ = result.H
         self.n_components_ = result.H.shape[0]
         self.target_usage_ = target.W
@@ -428,11 +503,27 @@ class BCNMF(BaseEstimator):
         divergence = result.term_curves[0][-1] if isinstance(target.X, RowSource) else target.divergence(result.H)
         self.reconstruction_err_ = target.loss.reconstruction_error(divergence)
         self.restart_objectives_ = np.asarray(objectives)
+        self.enrichment_ = self._enrichment_table(terms, result.H)
         store_fit_metadata(self, names, n_features, target.loss)
         for attribute in ("dispersion_", "zero_inflation_"):
             value = getattr(background.loss, attribute, None)
             if value is not None:
                 setattr(self, "background_" + attribute, value)
+
+    def _enrichment_table(self, terms: list[Term], H: np.ndarray):
+        """:attr:`enrichment_`: the fraction of each sample's observed total that each topic models,
+        target against background.
+
+        With disentangled topics the background's fitted usage of enriched topics is zero by
+        construction, which would make any such topic look enriched; the test then takes the
+        background's usages refitted with every topic allowed.
+        """
+        target, background = terms[0], terms[1]
+        refit = None if self.n_enriched is None else dict(max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
+        totals_t, _ = _row_totals_and_usages(target.X, H, self.batch_size)
+        totals_b, free_b = _row_totals_and_usages(background.X, H, self.batch_size, background.loss, refit)
+        return topic_enrichment(target.W, background.W if free_b is None else free_b,
+                                target_totals=totals_t, background_totals=totals_b)
 
     # -- using a fit ------------------------------------------------------------------------------
 
@@ -447,6 +538,21 @@ class BCNMF(BaseEstimator):
         """Data reconstructed from usages: ``W @ components_`` (the count models' offset excluded)."""
         check_fitted(self)
         return np.asarray(W) @ self.components_
+
+
+def _row_totals_and_usages(X, H: np.ndarray, batch_size: int, loss=None, refit: dict | None = None):
+    """Each row's total of ``X`` (in memory or a :class:`RowSource`, read block by block), and
+    with ``refit`` (keyword arguments of :func:`usages_for`) its usages with ``H`` fixed under
+    ``loss``, else None."""
+    blocks = [(slice(None), X)] if not isinstance(X, RowSource) else X.blocks(n_blocks_for(X.n_rows, batch_size), H.dtype)
+    n_rows = X.shape[0] if not isinstance(X, RowSource) else X.n_rows
+    totals = np.empty(n_rows)
+    usages = None if refit is None else np.empty((n_rows, H.shape[0]), dtype=H.dtype)
+    for rows, block in blocks:
+        totals[rows] = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
+        if usages is not None:
+            usages[rows] = usages_for(block, H, loss, **refit)
+    return totals, usages
 
 
 def _collapse(target: Term, background: Term, result, observed_max: list[float]) -> str | None:

@@ -279,7 +279,7 @@ class NMF(TransformerMixin, BaseEstimator):
             usages_for(X, H0, loss, max_iter=WARM_UP_ITERATIONS, tol=0.0, eval_every=self.eval_every)
             loss.freeze_nuisance()
             W_pen, H_pen = self._penalties(self.batch_size, X.shape[1])
-            self._online = OnlineState(H0, [(loss, 1.0, W_pen)], forget_factor=self.forget_factor, H_penalty=H_pen,
+            self._online = OnlineState(H0, [(loss, 1.0, W_pen, None)], forget_factor=self.forget_factor, H_penalty=H_pen,
                                        normalize=not W_pen.active)
             self.components_ = H0
             self.n_components_ = k

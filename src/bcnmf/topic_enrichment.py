@@ -1,0 +1,122 @@
+"""Which topics are enriched in the target: a per-topic table of usage in target and background,
+effect sizes and a test.
+
+Usages are compared as fractions of each sample's total (its observed total count when given,
+otherwise the sum of its usages), so that a topic counts as enriched when it explains a larger part
+of target samples, not when they merely have more counts.
+
+Why observed totals for a fitted model: the loadings' rows sum to one, so ``W[i, q]`` is the part
+of sample ``i``'s total that topic ``q`` models. A background sample the topics cannot explain
+keeps small usages and leaves the rest to the model's floor; dividing by the sum of its usages
+would hide that (measured on the default simulation with k = 2: each bcNMF topic matches a planted
+target program, cosine 0.98, yet takes the same share of target and background usage, 0.50 each,
+while it explains 1.26x more of each target sample's total).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import false_discovery_control, mannwhitneyu, ttest_ind
+
+#: Labels of the ``label`` column.
+ENRICHED, SHARED = "target-enriched", "shared"
+#: Added to mean fractions before the log fold change, so that a topic nearly unused by both
+#: datasets does not get a large ratio from noise.
+PSEUDO_FRACTION = 1e-3
+
+
+def usage_fractions(W: np.ndarray, totals: np.ndarray | None = None) -> np.ndarray:
+    """Rows of ``W`` divided by ``totals`` (one per row; by default the rows' own sums). Rows with
+    a zero total stay zero."""
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 2:
+        raise ValueError(f"usages must be 2-D (samples x topics); got shape {W.shape}.")
+    totals = W.sum(axis=1) if totals is None else np.asarray(totals, dtype=np.float64).ravel()
+    if totals.shape != (W.shape[0],):
+        raise ValueError(f"totals must hold one value per sample ({W.shape[0]}); got shape {totals.shape}.")
+    return np.divide(W, totals[:, None], out=np.zeros_like(W), where=totals[:, None] > 0)
+
+
+def topic_enrichment(
+    target_usage: np.ndarray,
+    background_usage: np.ndarray,
+    *,
+    target_totals: np.ndarray | None = None,
+    background_totals: np.ndarray | None = None,
+    fdr: float = 0.05,
+    min_log2_fold_change: float = 1.0,
+    topic_names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Per-topic enrichment of usage in the target over the background.
+
+    For each topic, a one-sided Welch t-test asks whether the topic explains a larger mean
+    fraction of target samples than of background samples; p-values are adjusted over topics by
+    Benjamini-Hochberg. A test of means, because a target program is often used strongly by a
+    subset of target samples and not at all by the rest: a rank test misses that (measured on the
+    simulation with planted subgroups: AUC 0.51 for a program explaining 6% of the target on
+    average and 0.1% of the background). A topic is labelled ``"target-enriched"`` when its q-value is below
+    ``fdr`` and its mean fraction is at least ``2 ** min_log2_fold_change`` times larger in the
+    target; otherwise ``"shared"``.
+
+    Parameters
+    ----------
+    target_usage : ndarray, shape (n_target, k)
+    background_usage : ndarray, shape (n_background, k)
+    target_totals, background_totals : ndarray, optional
+        Each sample's total (for count data, its total count; the loadings' rows must then sum to
+        one). By default the sum of the sample's usages, which compares shares of usage.
+    fdr : float
+        False discovery rate for the label.
+    min_log2_fold_change : float
+        Smallest log2 ratio of mean shares for the label (0 labels any significant increase).
+    topic_names : sequence of str, optional
+        Defaults to ``topic_0``, ``topic_1``, ...
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by topic name, with columns ``mean_target`` and ``mean_background`` (mean fraction),
+        ``log2_fold_change``, ``auc`` (probability that the topic explains a larger fraction of a
+        random target sample than of a random background sample, ties counting half; 0.5 is no
+        difference), ``p_value``, ``q_value`` and ``label``.
+    """
+    Pt = usage_fractions(target_usage, target_totals)
+    Pb = usage_fractions(background_usage, background_totals)
+    if Pt.shape[1] != Pb.shape[1]:
+        raise ValueError(
+            f"target_usage and background_usage must be 2-D with the same number of topics; got shapes "
+            f"{Pt.shape} and {Pb.shape}."
+        )
+    if Pt.shape[0] < 2 or Pb.shape[0] < 2:
+        raise ValueError("topic enrichment needs at least two target and two background samples.")
+    if not 0 < fdr < 1:
+        raise ValueError(f"fdr={fdr!r} must lie in (0, 1).")
+    k = Pt.shape[1]
+    names = [f"topic_{j}" for j in range(k)] if topic_names is None else [str(name) for name in topic_names]
+    if len(names) != k:
+        raise ValueError(f"topic_names has {len(names)} names for {k} topics.")
+    # One topic at a time: ranking target and background together for all topics at once held
+    # several copies of the usages (measured 0.55 GB more peak memory for a million samples).
+    u_statistics = np.array([mannwhitneyu(Pt[:, j], Pb[:, j]).statistic for j in range(k)], dtype=np.float64)
+    p_values = ttest_ind(Pt, Pb, equal_var=False, alternative="greater", axis=0).pvalue
+    # A topic no sample uses has no variance and no p-value: nothing to call.
+    p_values = np.nan_to_num(np.asarray(p_values, dtype=np.float64), nan=1.0)
+    q_values = false_discovery_control(p_values)
+    mean_t, mean_b = Pt.mean(axis=0), Pb.mean(axis=0)
+    log2_fc = np.log2((mean_t + PSEUDO_FRACTION) / (mean_b + PSEUDO_FRACTION))
+    enriched = (q_values < fdr) & (log2_fc >= min_log2_fold_change)
+    return pd.DataFrame(
+        {
+            "mean_target": mean_t,
+            "mean_background": mean_b,
+            "log2_fold_change": log2_fc,
+            "auc": u_statistics / (Pt.shape[0] * Pb.shape[0]),
+            "p_value": p_values,
+            "q_value": q_values,
+            "label": np.where(enriched, ENRICHED, SHARED),
+        },
+        index=pd.Index(names, name="topic"),
+    )

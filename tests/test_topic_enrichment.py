@@ -1,0 +1,67 @@
+"""The per-topic enrichment table: the statistics it reports and the errors it raises."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bcnmf import topic_enrichment
+from bcnmf.topic_enrichment import ENRICHED, SHARED, usage_fractions
+
+
+def test_a_topic_used_more_by_the_target_is_called_and_the_others_are_not():
+    rng = np.random.default_rng(0)
+    background = rng.gamma(2.0, 1.0, size=(300, 4))
+    target = rng.gamma(2.0, 1.0, size=(200, 4))
+    target[:, 2] *= 8.0  # a larger share of every target sample's usage
+    table = topic_enrichment(target * 50, background, topic_names=["a", "b", "c", "d"])
+    assert list(table.index) == ["a", "b", "c", "d"]
+    assert table.loc["c", "label"] == ENRICHED
+    assert (table.drop(index="c")["label"] == SHARED).all()
+    assert table.loc["c", "q_value"] < 1e-10 and table.loc["c", "auc"] > 0.8
+    # Shares, not totals: scaling the target's usages (more counts) changes nothing else.
+    np.testing.assert_allclose(table["mean_target"].sum(), 1.0)
+    assert np.log2(table.loc["c", "mean_target"] / table.loc["c", "mean_background"]) == pytest.approx(
+        table.loc["c", "log2_fold_change"], abs=0.01)
+
+
+def test_a_significant_but_small_increase_is_shared_until_the_fold_change_threshold_is_lowered():
+    rng = np.random.default_rng(1)
+    background = rng.gamma(2.0, 1.0, size=(2000, 3))
+    target = rng.gamma(2.0, 1.0, size=(2000, 3))
+    target[:, 0] *= 1.3
+    strict = topic_enrichment(target, background)
+    assert strict.loc["topic_0", "q_value"] < 1e-6 and strict.loc["topic_0", "label"] == SHARED
+    assert topic_enrichment(target, background, min_log2_fold_change=0.0).loc["topic_0", "label"] == ENRICHED
+
+
+def test_the_test_is_one_sided():
+    rng = np.random.default_rng(2)
+    background = rng.gamma(2.0, 1.0, size=(300, 3))
+    target = rng.gamma(2.0, 1.0, size=(300, 3))
+    target[:, 1] /= 4.0  # depleted in the target, not enriched
+    table = topic_enrichment(target, background)
+    assert table.loc["topic_1", "p_value"] > 0.5 and table.loc["topic_1", "auc"] < 0.3
+    assert (table["label"] == SHARED).all()
+
+
+def test_fractions_of_usage_sums_or_of_given_totals():
+    W = np.array([[1.0, 3.0], [0.0, 0.0]])
+    np.testing.assert_allclose(usage_fractions(W), [[0.25, 0.75], [0.0, 0.0]])
+    np.testing.assert_allclose(usage_fractions(W, np.array([8.0, 5.0])), [[0.125, 0.375], [0.0, 0.0]])
+    with pytest.raises(ValueError, match="one value per sample"):
+        usage_fractions(W, np.ones(3))
+
+
+@pytest.mark.parametrize(
+    ("target", "background", "kwargs", "message"),
+    [
+        (np.ones((5, 3)), np.ones((5, 2)), {}, "same number of topics"),
+        (np.ones((1, 3)), np.ones((5, 3)), {}, "at least two"),
+        (np.ones((5, 3)), np.ones((5, 3)), {"fdr": 1.5}, "fdr"),
+        (np.ones((5, 3)), np.ones((5, 3)), {"topic_names": ["x"]}, "topic_names"),
+    ],
+)
+def test_bad_input_is_refused_with_the_argument_named(target, background, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        topic_enrichment(target, background, **kwargs)
