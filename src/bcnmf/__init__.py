@@ -5,10 +5,11 @@ Rows are samples and columns features, as in scikit-learn and AnnData: ``X ~ W @
 """
 
 from bcnmf import datasets
+from bcnmf.baselines import ContrastivePCA
 from bcnmf.models import BCNMF, NMF, AlphaTooLargeWarning, UnstableFitError
 from bcnmf.topic_enrichment import topic_enrichment
 from bcnmf.validation import DataWarning
 
 __version__ = "0.1.0"
 
-__all__ = ["BCNMF", "NMF", "AlphaTooLargeWarning", "DataWarning", "UnstableFitError", "datasets", "topic_enrichment", "__version__"]
+__all__ = ["BCNMF", "NMF", "AlphaTooLargeWarning", "ContrastivePCA", "DataWarning", "UnstableFitError", "datasets", "topic_enrichment", "__version__"]

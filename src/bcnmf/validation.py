@@ -26,8 +26,9 @@ def check_dtype(dtype) -> np.dtype:
     return resolved
 
 
-def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, warn_empty: str = "both"):
-    """Validate a non-negative data matrix (samples x features).
+def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, allow_negative: bool = False,
+                 warn_empty: str = "both"):
+    """Validate a data matrix (samples x features), non-negative unless ``allow_negative``.
 
     Parameters
     ----------
@@ -38,6 +39,8 @@ def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, warn_empty: s
         Floating dtype of the returned matrix.
     allow_zeros : bool
         False for losses undefined at zero (Itakura-Saito).
+    allow_negative : bool
+        True for methods that take any real data (contrastive PCA).
     warn_empty : {"both", "rows", "none"}
         Warn about all-zero rows and columns, rows only, or neither.
 
@@ -86,7 +89,7 @@ def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, warn_empty: s
     n_samples, n_features = X.shape
     if n_samples == 0 or n_features == 0:
         raise ValueError(f"{name} is empty (shape {X.shape}); it needs at least one sample and one feature.")
-    _check_values(X, values, name, allow_zeros)
+    _check_values(X, values, name, allow_zeros, allow_negative)
     if warn_empty in ("both", "rows"):
         _warn_empty_rows(X, name)
     if warn_empty == "both":
@@ -94,15 +97,15 @@ def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, warn_empty: s
     return X, feature_names
 
 
-def _check_values(X, values, name: str, allow_zeros: bool) -> None:
-    """Reject NaN/inf, negative entries and (where the loss needs it) zeros in ``X``."""
+def _check_values(X, values, name: str, allow_zeros: bool, allow_negative: bool = False) -> None:
+    """Reject NaN/inf, negative entries (unless allowed) and (where the loss needs it) zeros in ``X``."""
     n_bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
     if n_bad:
         raise ValueError(
             f"{name} contains {n_bad} NaN or infinite values; impute or drop them first "
             "(for example fill each column with its mean)."
         )
-    n_negative = int(np.count_nonzero(values < 0))
+    n_negative = 0 if allow_negative else int(np.count_nonzero(values < 0))
     if n_negative:
         raise ValueError(
             f"{name} has {n_negative} negative entries (smallest {float(values.min()):.4g}); non-negative "
