@@ -53,6 +53,33 @@ def store_fit_metadata(estimator, feature_names, n_features: int, loss: Loss) ->
             setattr(estimator, attribute, value)
 
 
+#: Candidates and restarts of ``n_components="auto"``.
+AUTO_CANDIDATES = tuple(range(2, 11))
+AUTO_RESTARTS = 5
+#: Parameters that rank selection sets itself, or that do not change a fit.
+_NOT_PASSED_TO_RANK_SELECTION = ("n_components", "random_state", "init", "n_init", "verbose")
+
+
+def automatic_rank(estimator, X, X_background=None) -> int:
+    """The number of topics :func:`bcnmf.rank_selection.select_n_components` recommends for ``X``
+    (and a background) under the estimator's other settings; its table is kept as
+    ``estimator.rank_selection_``.
+
+    ``X`` must be in memory: rank selection refits the model many times.
+    """
+    from bcnmf.rank_selection import select_n_components  # rank selection fits these estimators
+
+    limit = min(X.shape)
+    candidates = [k for k in AUTO_CANDIDATES if k <= limit]
+    if not candidates:
+        raise ValueError(f"n_components='auto' needs at least 2 samples and 2 features; X has shape {X.shape}.")
+    params = {name: value for name, value in estimator.get_params().items() if name not in _NOT_PASSED_TO_RANK_SELECTION}
+    result = select_n_components(X, candidates, X_background=X_background, n_restarts=AUTO_RESTARTS,
+                                 random_state=estimator.random_state, **params)
+    estimator.rank_selection_ = result.table
+    return result.recommended
+
+
 def check_fitted(estimator, attribute: str = "components_") -> None:
     if not hasattr(estimator, attribute):
         raise NotFittedError(

@@ -22,6 +22,7 @@ from bcnmf.losses import make_loss
 from bcnmf.models._common import (
     Restart,
     StartingPoints,
+    automatic_rank,
     best_restart,
     check_fitted,
     check_common_params,
@@ -105,8 +106,11 @@ class BCNMF(BaseEstimator):
 
     Parameters
     ----------
-    n_components : int
+    n_components : int or "auto"
         Number of topics ``k``.
+        ``"auto"`` chooses it among 2 to 10 by the agreement of 5 restarts per candidate (see
+        :func:`bcnmf.rank_selection.select_n_components`; about 45 extra fits), and keeps the
+        table in ``rank_selection_``.
     alpha : float
         Contrast strength (>= 0); 0 is plain NMF of the target.
     loss : {"kl", "frobenius", "beta", "nb", "zinb"}
@@ -176,7 +180,7 @@ class BCNMF(BaseEstimator):
 
     def __init__(
         self,
-        n_components: int = 10,
+        n_components: int | str = 10,
         *,
         alpha: float = 1.0,
         loss: str = "kl",
@@ -226,6 +230,9 @@ class BCNMF(BaseEstimator):
         check_positive(self.offset, "offset")
         check_solver(self)
         if self.n_enriched is not None:
+            if self.n_components == "auto":
+                raise ValueError("n_components='auto' chooses the number of bcNMF topics; with n_enriched set, "
+                                 "give n_components as a number.")
             n = self.n_enriched
             if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n < self.n_components:
                 raise ValueError(
@@ -278,7 +285,13 @@ class BCNMF(BaseEstimator):
             target_mean, background_mean = t.column_means, b.column_means
             observed_max = [t.max_row_total, b.max_row_total]
         check_same_features(Xt.shape, Xb.shape, names_t, names_b)
-        k = check_n_components(self.n_components, Xt.shape[0], Xt.shape[1], name="X_target")
+        if self.n_components == "auto":
+            if solver != "mu":
+                raise ValueError("n_components='auto' refits the model many times and needs the data in memory; "
+                                 "choose n_components for data read in blocks.")
+            k = automatic_rank(self, Xt, Xb)
+        else:
+            k = check_n_components(self.n_components, Xt.shape[0], Xt.shape[1], name="X_target")
         H_custom = self._custom_loadings(H, k, Xt.shape[1], dtype)
         if solver == "mu":
             warn_empty_columns([Xt, Xb], "X_target and X_background together")

@@ -12,6 +12,7 @@ from bcnmf.losses import make_loss
 from bcnmf.models._common import (
     Restart,
     StartingPoints,
+    automatic_rank,
     best_restart,
     check_fitted,
     check_common_params,
@@ -43,8 +44,11 @@ class NMF(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_components : int
+    n_components : int or "auto"
         Number of components (topics) ``k``.
+        ``"auto"`` chooses it among 2 to 10 by the agreement of 5 restarts per candidate (see
+        :func:`bcnmf.rank_selection.select_n_components`; about 45 extra fits), and keeps the
+        table in ``rank_selection_``.
     loss : {"frobenius", "kl", "beta", "nb", "zinb"}
         Likelihood (see :data:`bcnmf.losses.LOSSES`).
     beta : float, optional
@@ -103,7 +107,7 @@ class NMF(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_components: int = 10,
+        n_components: int | str = 10,
         *,
         loss: str = "frobenius",
         beta: float | None = None,
@@ -187,7 +191,13 @@ class NMF(TransformerMixin, BaseEstimator):
             names = data.feature_names
             sample = data.source.sample(INIT_SAMPLE_ROWS, generator, dtype)
         n_samples, n_features = X.shape if solver == "mu" else data.shape
-        k = check_n_components(self.n_components, n_samples, n_features)
+        if self.n_components == "auto":
+            if solver != "mu":
+                raise ValueError("n_components='auto' refits the model many times and needs the data in memory; "
+                                 "choose n_components for data read in blocks.")
+            k = automatic_rank(self, X)
+        else:
+            k = check_n_components(self.n_components, n_samples, n_features)
         custom = self._starting_factors((n_samples, n_features), k, W, H, dtype)
         W_pen, H_pen = self._penalties(n_samples, n_features)
         starts = StartingPoints(

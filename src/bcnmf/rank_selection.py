@@ -1,0 +1,181 @@
+"""Choosing the number of topics without labels, from the agreement of restarts.
+
+For each candidate ``k`` the model is fitted several times from different starts, and two things
+are measured:
+
+* **consensus** (Brunet et al. 2004): each fit assigns every sample to its largest topic; the
+  fraction of fits in which two samples share a topic forms the consensus matrix. Its cophenetic
+  correlation (how faithfully average-linkage clustering reproduces it) and its dispersion (Kim &
+  Park 2007: mean of ``4 (C - 1/2)^2``) are 1 when every fit groups the samples alike.
+* **stability** (NMFk; Alexandrov et al. 2013): the loadings of all fits are matched topic to
+  topic across fits and the silhouette of those groups, in cosine distance, says whether each
+  topic comes back every time. The smallest group silhouette is the weakest topic.
+
+The recommended ``k`` is the largest candidate at which both hold up (cophenetic correlation
+and smallest silhouette above their thresholds): beyond the true rank, restarts split programs
+in different ways, and both measures fall.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.cluster.hierarchy import cophenet, linkage
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import squareform
+from sklearn.metrics import silhouette_samples
+from sklearn.utils import check_random_state
+
+from bcnmf.init import contrastive_loadings, perturb
+from bcnmf.models import BCNMF, NMF
+from bcnmf.validation import check_matrix
+
+#: Thresholds of the recommendation.
+MIN_COPHENETIC = 0.95
+MIN_SILHOUETTE = 0.75
+#: Samples kept for the consensus matrix (n x n); more are subsampled at random.
+MAX_CONSENSUS_SAMPLES = 2000
+
+
+@dataclass
+class RankSelection:
+    """What :func:`select_n_components` measured.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Indexed by ``k``: ``cophenetic``, ``dispersion``, ``min_silhouette``, ``mean_silhouette``
+        and ``reconstruction_err`` (mean over restarts of the model's ``reconstruction_err_``).
+    recommended : int
+        The largest ``k`` with cophenetic correlation >= :data:`MIN_COPHENETIC` and smallest
+        silhouette >= :data:`MIN_SILHOUETTE`; the candidate with the highest cophenetic
+        correlation when none passes.
+    """
+
+    table: pd.DataFrame
+    recommended: int
+
+
+def consensus_matrix(assignments: list[np.ndarray]) -> np.ndarray:
+    """Fraction of assignments (one label per sample each) in which two samples share a label."""
+    n = assignments[0].shape[0]
+    C = np.zeros((n, n))
+    for labels in assignments:
+        C += labels[:, None] == labels[None, :]
+    return C / len(assignments)
+
+
+def cophenetic_correlation(C: np.ndarray) -> float:
+    """Correlation between ``1 - C`` and the cophenetic distances of its average-linkage tree."""
+    distances = squareform(1.0 - C, checks=False)
+    if np.ptp(distances) == 0:
+        return 1.0  # every pair always together or always apart: a perfect, flat consensus
+    return float(cophenet(linkage(distances, method="average"), distances)[0])
+
+
+def dispersion(C: np.ndarray) -> float:
+    """Kim & Park's dispersion coefficient: 1 for a consensus of zeros and ones, 0 for all halves."""
+    return float(np.mean(4.0 * (C - 0.5) ** 2))
+
+
+def topic_silhouettes(loadings: list[np.ndarray], n_rounds: int = 10) -> np.ndarray:
+    """Silhouette (cosine distance) of each group of matched topics across fits.
+
+    Each fit's topics are matched one-to-one to the current group centroids (Hungarian algorithm
+    on cosine similarity); centroids are updated and the matching repeated ``n_rounds`` times, as
+    NMFk does.
+
+    Returns
+    -------
+    ndarray, shape (k,)
+        Mean silhouette of each group.
+    """
+    unit = [H / np.maximum(np.linalg.norm(H, axis=1, keepdims=True), 1e-300) for H in loadings]
+    k = unit[0].shape[0]
+    centroids = unit[0].copy()
+    groups = [np.arange(k)] * len(unit)
+    for _ in range(n_rounds):
+        groups = [linear_sum_assignment(-(H @ centroids.T))[1] for H in unit]
+        stacked = np.zeros_like(centroids)
+        for H, group in zip(unit, groups):
+            stacked[group] += H
+        centroids = stacked / np.maximum(np.linalg.norm(stacked, axis=1, keepdims=True), 1e-300)
+    topics = np.vstack(unit)
+    labels = np.concatenate(groups)
+    if k == 1:
+        return np.ones(1)
+    distances = np.clip(1.0 - topics @ topics.T, 0.0, 2.0)
+    np.fill_diagonal(distances, 0.0)
+    values = silhouette_samples(distances, labels, metric="precomputed")
+    return np.array([values[labels == g].mean() for g in range(k)])
+
+
+def select_n_components(X, candidates: Iterable[int] = range(2, 9), *, X_background=None, n_restarts: int = 10,
+                        random_state=None, **params) -> RankSelection:
+    """Measure consensus and stability over restarts for each candidate number of topics.
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix, shape (n_samples, n_features)
+        The data (for bcNMF: the target).
+    candidates : iterable of int
+        Numbers of topics to try (each >= 2).
+    X_background : array-like or sparse matrix, optional
+        With a background, the model is :class:`~bcnmf.BCNMF` (its contrastive start jittered for
+        each restart); without, :class:`~bcnmf.NMF` from random starts.
+    n_restarts : int
+        Fits per candidate (>= 2).
+    random_state : int, Generator or None
+    **params
+        Passed to the estimator (``loss``, ``alpha``, ``max_iter``, ...).
+
+    Returns
+    -------
+    RankSelection
+    """
+    candidates = sorted({int(k) for k in candidates})
+    if not candidates or candidates[0] < 2:
+        raise ValueError(f"candidates must be integers >= 2 (one topic has nothing to agree on); got {candidates}.")
+    if isinstance(n_restarts, bool) or not isinstance(n_restarts, numbers.Integral) or n_restarts < 2:
+        raise ValueError(f"n_restarts={n_restarts!r} must be an integer >= 2: agreement needs several fits.")
+    for name in ("n_components", "random_state", "init", "n_init"):
+        if name in params:
+            raise ValueError(f"{name} is set by select_n_components; do not pass it.")
+    dtype = np.dtype(params.get("dtype", "float32"))
+    X, _ = check_matrix(X, "X", dtype, warn_empty="none")
+    background = None if X_background is None else check_matrix(X_background, "X_background", dtype, warn_empty="none")[0]
+    rng = check_random_state(random_state)
+    generator = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+    keep = np.sort(generator.choice(X.shape[0], size=min(X.shape[0], MAX_CONSENSUS_SAMPLES), replace=False))
+    rows = []
+    for k in candidates:
+        assignments, loadings, errors = [], [], []
+        start = None if background is None else contrastive_loadings(
+            X, background, k, generator, dtype, log_transform=params.get("loss", "kl") != "frobenius")
+        for restart in range(n_restarts):
+            seed = int(generator.integers(np.iinfo(np.int32).max))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if background is None:
+                    model = NMF(k, init="random", random_state=seed, **params)
+                    usages = model.fit_transform(X)
+                else:
+                    model = BCNMF(k, init="custom", random_state=seed, **params)
+                    usages = model.fit_transform(X, background, H=perturb(start, generator) if restart else start)
+            assignments.append(np.argmax(usages[keep], axis=1))
+            loadings.append(model.components_.astype(np.float64))
+            errors.append(float(model.reconstruction_err_))
+        C = consensus_matrix(assignments)
+        silhouettes = topic_silhouettes(loadings)
+        rows.append({"k": k, "cophenetic": cophenetic_correlation(C), "dispersion": dispersion(C),
+                     "min_silhouette": float(silhouettes.min()), "mean_silhouette": float(silhouettes.mean()),
+                     "reconstruction_err": float(np.mean(errors))})
+    table = pd.DataFrame(rows).set_index("k")
+    passing = table[(table["cophenetic"] >= MIN_COPHENETIC) & (table["min_silhouette"] >= MIN_SILHOUETTE)]
+    recommended = int(passing.index.max()) if len(passing) else int(table["cophenetic"].idxmax())
+    return RankSelection(table=table, recommended=recommended)
