@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from bcnmf.backend.blocks import ArraySource
-from bcnmf.init import BLOCK_ENTRIES, contrastive_loadings, pooled_row_space
+from bcnmf.init import contrastive_loadings, pooled_row_space
 
 
 def test_pooled_row_space_spans_the_leading_singular_vectors_of_the_stacked_blocks():

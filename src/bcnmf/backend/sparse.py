@@ -49,7 +49,6 @@ def sampled_dot(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray) -> np.ndarray:
     return out
 
 
-
 @numba.njit(fastmath=True, error_model="numpy", cache=True, nogil=True)
 def _add_transposed_product_csr(indptr, indices, data, Y, out):  # pragma: no cover - compiled
     for i in range(indptr.shape[0] - 1):

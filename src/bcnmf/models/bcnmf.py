@@ -172,10 +172,13 @@ class BCNMF(BaseEstimator):
     offset_ : ndarray or None
         The per-feature floor in the model, for count losses.
     enrichment_ : pandas.DataFrame
-        One row per topic: mean share of usage in target and background, log2 fold change, AUC,
-        one-sided Mann-Whitney p-value, BH q-value and a ``label``, ``"target-enriched"`` or
-        ``"shared"`` (see :func:`bcnmf.topic_enrichment`; call it on ``target_usage_`` and
-        ``background_usage_`` for other thresholds). Not set by :meth:`partial_fit`.
+        One row per topic: the mean fraction of each sample's total that the topic models in
+        target and background, log2 fold change, AUC, one-sided Welch t-test p-value, BH q-value
+        and a ``label``, ``"target-enriched"`` or ``"shared"`` (see
+        :func:`bcnmf.topic_enrichment`, which recomputes it with other thresholds). Not set by
+        :meth:`partial_fit`.
+    rank_selection_ : pandas.DataFrame
+        With ``n_components="auto"``: the measures of each candidate ``k``.
     """
 
     def __init__(
@@ -439,11 +442,8 @@ class BCNMF(BaseEstimator):
         the ones reported)."""
         if self.n_enriched is None:
             return [TermSpec(0, 1.0), TermSpec(1, -alpha)]
-        shared = self._shared_topics(k)
+        shared = np.arange(k) < k - self.n_enriched
         return [TermSpec(0, 1.0), TermSpec(1, 1.0, shared)] + ([TermSpec(1, -alpha, ~shared)] if alpha > 0 else [])
-
-    def _shared_topics(self, k: int) -> np.ndarray:
-        return np.arange(k) < k - self.n_enriched
 
     def _run_start(self, data, H0, alpha, start, *, offset, caps):
         H = unit_rows(H0)

@@ -92,6 +92,8 @@ class NMF(TransformerMixin, BaseEstimator):
     ----------
     components_ : ndarray, shape (n_components, n_features)
     n_components_ : int
+    rank_selection_ : pandas.DataFrame
+        With ``n_components="auto"``: the measures of each candidate ``k``.
     n_iter_ : int
     reconstruction_err_ : float
         ``sqrt(2 * divergence)`` at the end of the fit (Frobenius norm of the residual for squared

@@ -1,0 +1,146 @@
+"""How well bcNMF and the methods people would otherwise use recover known target subgroups.
+
+    python benchmarks/bench_quality.py [--write] [--auto-seeds N]
+
+Datasets: the planted simulation (``simulate_contrastive``) at shared-program strength beta in
+{0, 1, 2, 4, 8, 16}, 3 seeds each, and the bundled mice protein data (Down-syndrome vs control
+mice as target; 5 seeds). Methods: bcNMF with fixed settings and with the number of topics chosen
+by the library, disentangled topics, plain NMF of the target, PCA and contrastive PCA. Scores:
+ARI and NMI of KMeans clusters (n_init = 10) of the target's usages (rows scaled to unit length)
+or of its PCA/cPCA coordinates, against the true subgroups. ``--write`` writes
+``benchmarks/QUALITY.md``. ``--auto-seeds N`` runs the k=auto fits (45 extra fits each, a few
+minutes on the simulation) on the first N seeds only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.preprocessing import normalize
+
+from bcnmf import BCNMF, NMF, ContrastivePCA
+from bcnmf.datasets import mice_protein, simulate_contrastive
+
+HERE = Path(__file__).resolve().parent
+BETAS = (0, 1, 2, 4, 8, 16)
+SIMULATION_SEEDS = (0, 1, 2)
+MICE_SEEDS = (0, 1, 2, 3, 4)
+
+
+def scores(embedding: np.ndarray, labels: np.ndarray, *, usages: bool) -> tuple[float, float]:
+    """(ARI, NMI) of KMeans clusters of ``embedding`` (usages are scaled to unit rows first)."""
+    X = normalize(np.asarray(embedding, dtype=np.float64)) if usages else embedding
+    clusters = KMeans(len(np.unique(labels)), n_init=10, random_state=0).fit_predict(X)
+    return adjusted_rand_score(labels, clusters), normalized_mutual_info_score(labels, clusters)
+
+
+def log_normalize(X: np.ndarray) -> np.ndarray:
+    return np.log1p(X / X.sum(axis=1, keepdims=True) * 1e4)
+
+
+def simulation_methods(seed: int, with_auto: bool) -> dict:
+    """Name -> (function of (target, background) returning an embedding of the target, usages?)."""
+    methods = {
+        "bcNMF kl, k=2, alpha=1": (lambda t, b: BCNMF(2, alpha=1.0, random_state=seed).fit_transform(t, b), True),
+        "bcNMF kl, k=auto, alpha=1": (lambda t, b: BCNMF("auto", alpha=1.0, random_state=seed).fit_transform(t, b), True),
+        "disentangled kl, 5 shared + 2 enriched": (
+            lambda t, b: BCNMF(7, n_enriched=2, alpha=0.0, random_state=seed).fit_transform(t, b)[:, 5:], True),
+        "NMF kl on target, k=2": (lambda t, b: NMF(2, loss="kl", random_state=seed).fit_transform(t), True),
+        "PCA on log-normalised target, 2 dims": (lambda t, b: PCA(2).fit_transform(log_normalize(t)), False),
+        "cPCA on log-normalised data, auto alpha": (
+            lambda t, b: ContrastivePCA(2, random_state=seed).fit_transform(log_normalize(t), log_normalize(b)), False),
+    }
+    return methods if with_auto else {name: m for name, m in methods.items() if "auto," not in name}
+
+
+def mice_methods(seed: int, with_auto: bool) -> dict:
+    methods = {
+        "bcNMF frobenius, k=2, alpha=1": (
+            lambda t, b: BCNMF(2, loss="frobenius", alpha=1.0, random_state=seed).fit_transform(t, b), True),
+        "bcNMF frobenius, k=auto, alpha=1": (
+            lambda t, b: BCNMF("auto", loss="frobenius", alpha=1.0, random_state=seed).fit_transform(t, b), True),
+        "NMF frobenius on target, k=2": (lambda t, b: NMF(2, random_state=seed).fit_transform(t), True),
+        "PCA on target, 2 dims": (lambda t, b: PCA(2).fit_transform(t), False),
+        "cPCA, auto alpha": (lambda t, b: ContrastivePCA(2, random_state=seed).fit_transform(t, b), False),
+    }
+    return methods if with_auto else {name: m for name, m in methods.items() if "auto," not in name}
+
+
+def run(methods_for_seed, datasets, auto_seeds: int) -> pd.DataFrame:
+    rows = []
+    for dataset, seed, target, background, labels in datasets:
+        for method, (fit, usages) in methods_for_seed(seed, seed < auto_seeds).items():
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                embedding = fit(target, background)
+            ari, nmi = scores(embedding, labels, usages=usages)
+            rows.append({"dataset": dataset, "seed": seed, "method": method, "ari": ari, "nmi": nmi,
+                         "seconds": time.perf_counter() - start})
+            print(f"{dataset:<22} seed {seed}  {method:<42} ARI {ari:6.3f}  NMI {nmi:6.3f}", flush=True)
+    return pd.DataFrame(rows)
+
+
+def simulation_datasets():
+    for beta in BETAS:
+        for seed in SIMULATION_SEEDS:
+            data = simulate_contrastive(beta=beta, seed=seed)
+            yield f"simulation beta={beta}", seed, data.target, data.background, data.target_labels
+
+
+def mice_datasets():
+    data = mice_protein()
+    for seed in MICE_SEEDS:
+        yield "mice protein", seed, data.target.to_numpy(), data.background.to_numpy(), data.target_labels
+
+
+def summary(results: pd.DataFrame) -> pd.DataFrame:
+    return results.groupby(["dataset", "method"], sort=False)[["ari", "nmi", "seconds"]].mean().reset_index()
+
+
+def format_report(results: pd.DataFrame, auto_seeds: int) -> str:
+    table = summary(results)
+    n_seeds = results.groupby(["dataset", "method"], sort=False)["seed"].nunique().to_numpy()
+    lines = [
+        "# Quality benchmark",
+        "",
+        "Produced by `python benchmarks/bench_quality.py --write`. ARI and NMI of KMeans clusters (n_init = 10) of "
+        "the target's usages (rows scaled to unit length) or PCA/cPCA coordinates against the true subgroups; mean "
+        f"over seeds ({len(SIMULATION_SEEDS)} per simulation setting, {len(MICE_SEEDS)} for the mice data). Seconds "
+        "are per fit on the machine of `RESULTS.md` (k=auto includes its rank selection).",
+        "",
+        f"k=auto fits ran on the first {auto_seeds} seed(s) of each dataset only (column `seeds`).",
+        "",
+        "| dataset | method | seeds | ARI | NMI | seconds |",
+        "|---|---|---:|---:|---:|---:|",
+        *[f"| {r.dataset} | {r.method} | {n} | {r.ari:.3f} | {r.nmi:.3f} | {r.seconds:.1f} |"
+          for r, n in zip(table.itertuples(), n_seeds)],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--write", action="store_true", help="write benchmarks/QUALITY.md")
+    parser.add_argument("--auto-seeds", type=int, default=max(len(SIMULATION_SEEDS), len(MICE_SEEDS)),
+                        help="run the k=auto fits on the first N seeds only")
+    args = parser.parse_args()
+    results = pd.concat([run(mice_methods, mice_datasets(), args.auto_seeds),
+                         run(simulation_methods, simulation_datasets(), args.auto_seeds)])
+    report = format_report(results, args.auto_seeds)
+    print(report)
+    if args.write:
+        (HERE / "QUALITY.md").write_text(report)
+
+
+if __name__ == "__main__":
+    main()
