@@ -220,3 +220,45 @@ def check_positive(value, name: str, *, allow_zero: bool = False, upper: float |
     if upper is not None and value > upper:
         raise ValueError(f"{name}={value!r} must be at most {upper}.")
     return float(value)
+
+
+def check_missing(missing, X, name: str = "missing"):
+    """Check a boolean mask of entries of ``X`` to leave out (True: missing or held out).
+
+    Returns
+    -------
+    X_observed : ndarray or csr_matrix
+        ``X`` with zeros at the left-out entries (a copy when any are left out).
+    left_out : csr_matrix or None
+        Their pattern, or None when nothing is left out.
+    """
+    if missing is None:
+        return X, None
+    if sp.issparse(missing):
+        if missing.dtype != bool:
+            raise ValueError(f"{name} must be a boolean mask (True where an entry is missing); got dtype {missing.dtype}.")
+        pattern = sp.csr_matrix(missing, dtype=bool)
+    else:
+        mask = np.asarray(missing)
+        if mask.dtype != bool:
+            raise ValueError(f"{name} must be a boolean mask (True where an entry is missing); got dtype {mask.dtype}. "
+                             "For NaN-coded data pass missing=np.isnan(X) and fill the NaNs with 0.")
+        pattern = sp.csr_matrix(mask, dtype=bool)
+    if pattern.shape != X.shape:
+        raise ValueError(f"{name} has shape {pattern.shape} but the data have shape {X.shape}; give one flag per entry.")
+    pattern.eliminate_zeros()
+    if pattern.nnz == 0:
+        return X, None
+    counts = np.diff(pattern.indptr)
+    full_rows = np.flatnonzero(counts == X.shape[1])
+    if full_rows.size:
+        raise ValueError(f"{name} leaves out every entry of row(s) {full_rows[:5].tolist()}; drop those samples instead.")
+    if sp.issparse(X):
+        observed = sp.csr_matrix(X - X.multiply(pattern))
+        observed.eliminate_zeros()
+        observed = sp.csr_matrix(observed, dtype=X.dtype)
+    else:
+        observed = np.array(X, copy=True)
+        observed[pattern.nonzero()] = 0
+    return observed, pattern
+

@@ -55,6 +55,15 @@ class Loss(ABC):
     def w_parts(self, X, W: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(neg, pos)`` parts of the gradient with respect to ``W``, each ``(n, k)``."""
 
+    @abstractmethod
+    def zero_entry_value(self, v: np.ndarray, cols) -> np.ndarray:
+        """``d(0, v)`` at entries with model values ``v`` in features ``cols``: what an entry
+        observed as zero adds to :meth:`value`."""
+
+    @abstractmethod
+    def zero_entry_pos(self, v: np.ndarray, cols) -> np.ndarray:
+        """The positive gradient coefficient of an entry observed as zero (its negative one is 0)."""
+
     def usage_step(self, X, W: np.ndarray, H: np.ndarray, penalty: Penalty, *, loadings_parts: bool = False):
         """One multiplicative step on ``W`` (in place) with ``H`` fixed.
 
@@ -112,6 +121,12 @@ class ElementwiseLoss(Loss):
     def _entry_rule(self, n_features: int, dtype) -> EntryRule:
         """How the fused sparse kernels evaluate this loss's coefficients at stored entries."""
         raise NotImplementedError
+
+    def zero_entry_value(self, v, cols):
+        return self._div(0.0, v, cols)
+
+    def zero_entry_pos(self, v, cols):
+        return self._pos(0.0, v, cols)
 
     # -- parts that depend on the model only (the data at zero); dense, chunked by rows ----------
 

@@ -34,6 +34,9 @@ class KullbackLeibler(ElementwiseLoss):
     def _neg(self, x, v, cols):
         return x / _safe(v)
 
+    def _pos(self, x, v, cols):
+        return np.ones_like(v)
+
     def _entry_rule(self, n_features, dtype):
         return make_rule(KL, n_features, dtype, offset=self.offset)
 

@@ -29,6 +29,12 @@ class Frobenius(Loss):
             total += squared_norm(X[rows] - W[rows] @ H)
         return 0.5 * total
 
+    def zero_entry_value(self, v, cols):
+        return 0.5 * np.square(v)
+
+    def zero_entry_pos(self, v, cols):
+        return v
+
     def h_parts(self, X, W, H):
         neg = np.asarray((X.T @ W).T) if is_sparse(X) else W.T @ X
         return neg, (W.T @ W) @ H

@@ -19,6 +19,7 @@ from bcnmf.backend.blocks import RowSource
 from bcnmf.engine import Penalty, Term
 from bcnmf.init import DETERMINISTIC_INITS, INIT_METHODS, contrastive_loadings, initialize
 from bcnmf.losses import make_loss
+from bcnmf.losses.held_out import HeldOutEntries
 from bcnmf.models._common import (
     Restart,
     StartingPoints,
@@ -46,6 +47,7 @@ from bcnmf.solvers import NonFiniteError, run_block_updates, run_multiplicative_
 from bcnmf.topic_enrichment import topic_enrichment
 from bcnmf.validation import (
     check_matrix,
+    check_missing,
     check_n_components,
     check_positive,
     check_same_features,
@@ -252,7 +254,7 @@ class BCNMF(BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------------------
 
-    def fit(self, X_target, X_background, *, H=None) -> "BCNMF":
+    def fit(self, X_target, X_background, *, H=None, missing_target=None, missing_background=None) -> "BCNMF":
         """Fit shared loadings to a target and a background dataset.
 
         Parameters
@@ -262,11 +264,17 @@ class BCNMF(BaseEstimator):
             Same features, same order. Non-negative.
         H : ndarray, shape (n_components, n_features), optional
             Starting loadings for ``init="custom"``.
+        missing_target, missing_background : boolean array or sparse matrix, optional
+            Entries of each dataset to leave out (True: missing, or held out for validation);
+            their values are ignored and each divergence sums over observed entries only. Needs
+            the data in memory.
         """
-        self.fit_transform(X_target, X_background, H=H)
+        self.fit_transform(X_target, X_background, H=H, missing_target=missing_target,
+                           missing_background=missing_background)
         return self
 
-    def fit_transform(self, X_target, X_background, *, H=None) -> np.ndarray:
+    def fit_transform(self, X_target, X_background, *, H=None, missing_target=None,
+                      missing_background=None) -> np.ndarray:
         """Fit and return the target usages, shape (n_target, n_components).
 
         Either dataset may also be an ``.h5ad`` path, an AnnData opened with ``backed="r"`` or a list
@@ -278,10 +286,17 @@ class BCNMF(BaseEstimator):
         if solver == "mu":
             Xt, names_t = check_matrix(X_target, "X_target", dtype, allow_zeros=allow_zeros, warn_empty="rows")
             Xb, names_b = check_matrix(X_background, "X_background", dtype, allow_zeros=allow_zeros, warn_empty="rows")
+            if missing_target is not None or missing_background is not None:
+                self._check_missing_allowed()
+            Xt, left_out_t = check_missing(missing_target, Xt, "missing_target")
+            Xb, left_out_b = check_missing(missing_background, Xb, "missing_background")
             target_mean, background_mean = column_sums(Xt) / Xt.shape[0], column_sums(Xb) / Xb.shape[0]
             observed_max = [max_row_total(Xt), max_row_total(Xb)]
             sample_t, sample_b = Xt, Xb
         else:
+            if missing_target is not None or missing_background is not None:
+                raise ValueError("missing_target= and missing_background= need the data in memory (solver='mu'); they "
+                                 "are not available for data read in blocks.")
             t = block_input(X_target, "X_target", dtype, allow_zeros=allow_zeros, batch_size=self.batch_size)
             b = block_input(X_background, "X_background", dtype, allow_zeros=allow_zeros, batch_size=self.batch_size)
             Xt, Xb, names_t, names_b = t, b, t.feature_names, b.feature_names
@@ -313,7 +328,8 @@ class BCNMF(BaseEstimator):
         def run_start(alpha: float, start: int) -> Restart:
             H0 = starts.get(start)[0]
             if solver == "mu":
-                return self._run_start((Xt, Xb), H0, alpha, start, offset=offset, caps=caps)
+                return self._run_start((Xt, Xb), H0, alpha, start, offset=offset, caps=caps,
+                                       left_out=(left_out_t, left_out_b))
             return self._run_blocks((t, b), (sample_t, sample_b), H0, alpha, start, solver, offset=offset, caps=caps)
 
         failures: list[str] = []
@@ -445,10 +461,10 @@ class BCNMF(BaseEstimator):
         shared = np.arange(k) < k - self.n_enriched
         return [TermSpec(0, 1.0), TermSpec(1, 1.0, shared)] + ([TermSpec(1, -alpha, ~shared)] if alpha > 0 else [])
 
-    def _run_start(self, data, H0, alpha, start, *, offset, caps):
+    def _run_start(self, data, H0, alpha, start, *, offset, caps, left_out):
         H = unit_rows(H0)
         specs = self._model_terms(H.shape[0], alpha)
-        terms = self._warm_terms(data, specs, H, offset)
+        terms = self._warm_terms(data, specs, H, offset, left_out)
         # A term of weight zero does not shape H (bcNMF at alpha = 0); its usages are fitted after.
         shaping = [i for i, term in enumerate(terms) if term.weight != 0]
         result = run_multiplicative_updates(
@@ -478,10 +494,11 @@ class BCNMF(BaseEstimator):
         )
         return Restart(result.objective, (terms, result))
 
-    def _warm_terms(self, data, specs: list[TermSpec], H, offset) -> list[Term]:
+    def _warm_terms(self, data, specs: list[TermSpec], H, offset, left_out=(None, None)) -> list[Term]:
         """A term per spec with usages fitted to the starting loadings (``data``: target and
-        background). Each dataset's noise parameters (NB dispersion, ZINB dropout) are estimated
-        with its first term's topics, then frozen and shared by its other terms.
+        background; ``left_out``: each one's pattern of entries to leave out, or None). Each
+        dataset's noise parameters (NB dispersion, ZINB dropout) are estimated with its first
+        term's topics, then frozen and shared by its other terms.
 
         Frozen because the contrastive step otherwise steers them: a topic that piles its mass on
         one feature inflates that feature's dispersion (or dropout probability towards one), which
@@ -491,7 +508,11 @@ class BCNMF(BaseEstimator):
         losses: dict[int, object] = {}
         terms = []
         for spec in specs:
-            loss = losses[spec.dataset] if spec.dataset in losses else self._make_loss(offset)
+            if spec.dataset in losses:
+                loss = losses[spec.dataset]
+            else:
+                pattern = left_out[spec.dataset]
+                loss = self._make_loss(offset) if pattern is None else HeldOutEntries(self._make_loss(offset), pattern)
             W = usages_for(data[spec.dataset], H, loss, max_iter=WARM_UP_ITERATIONS, tol=0.0,
                            eval_every=self.eval_every, topics=spec.topics)
             if spec.dataset not in losses:
@@ -522,6 +543,13 @@ class BCNMF(BaseEstimator):
             value = getattr(background.loss, attribute, None)
             if value is not None:
                 setattr(self, "background_" + attribute, value)
+
+    def _check_missing_allowed(self) -> None:
+        if self.n_components == "auto":
+            raise ValueError("missing_target= / missing_background= cannot be combined with n_components='auto'; "
+                             "choose n_components.")
+        if self.loss == "beta" and self.beta is not None and self.beta <= 0:
+            raise ValueError("missing entries are not available for beta <= 0 (Itakura-Saito), which is undefined at zero.")
 
     def _enrichment_table(self, terms: list[Term], H: np.ndarray):
         """:attr:`enrichment_`: the fraction of each sample's observed total that each topic models,

@@ -9,6 +9,7 @@ from sklearn.utils import check_random_state
 from bcnmf.engine import Penalty, Term
 from bcnmf.init import DETERMINISTIC_INITS, INIT_METHODS, initialize
 from bcnmf.losses import make_loss
+from bcnmf.losses.held_out import HeldOutEntries
 from bcnmf.models._common import (
     Restart,
     StartingPoints,
@@ -32,7 +33,7 @@ from bcnmf.models._streaming import (
     starting_usages,
 )
 from bcnmf.solvers import run_block_updates, run_multiplicative_updates
-from bcnmf.validation import check_matrix, check_n_components, check_positive
+from bcnmf.validation import check_matrix, check_missing, check_n_components, check_positive
 
 
 class NMF(TransformerMixin, BaseEstimator):
@@ -170,7 +171,7 @@ class NMF(TransformerMixin, BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------------------
 
-    def fit_transform(self, X, y=None, W=None, H=None) -> np.ndarray:
+    def fit_transform(self, X, y=None, W=None, H=None, *, missing=None) -> np.ndarray:
         """Fit the model and return the usages ``W`` of ``X``.
 
         Parameters
@@ -180,6 +181,10 @@ class NMF(TransformerMixin, BaseEstimator):
         y : ignored
         W, H : ndarray, optional
             Starting factors for ``init="custom"``.
+        missing : boolean array or sparse matrix of X's shape, optional
+            Entries to leave out of the fit (True: missing, or held out for validation); their
+            values in ``X`` are ignored. The objective then sums over the observed entries only.
+            Needs the data in memory.
         """
         dtype = self._check_params()
         solver = resolve_solver(self.solver, X)
@@ -193,6 +198,12 @@ class NMF(TransformerMixin, BaseEstimator):
             names = data.feature_names
             sample = data.source.sample(INIT_SAMPLE_ROWS, generator, dtype)
         n_samples, n_features = X.shape if solver == "mu" else data.shape
+        if missing is not None:
+            self._check_missing_allowed(solver)
+            X, left_out = check_missing(missing, X)
+            sample = X
+        else:
+            left_out = None
         if self.n_components == "auto":
             if solver != "mu":
                 raise ValueError("n_components='auto' refits the model many times and needs the data in memory; "
@@ -211,7 +222,8 @@ class NMF(TransformerMixin, BaseEstimator):
         def run_one(start: int) -> Restart:
             W0, H0 = starts.get(start)
             if solver == "mu":
-                term = Term(X, W0, self._make_loss(), 1.0, W_pen)
+                loss = self._make_loss() if left_out is None else HeldOutEntries(self._make_loss(), left_out)
+                term = Term(X, W0, loss, 1.0, W_pen)
                 result = run_multiplicative_updates(
                     [term], H0, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
                     H_penalty=H_pen, verbose=self.verbose, description=f"NMF start {start + 1}/{self.n_init}",
@@ -248,6 +260,14 @@ class NMF(TransformerMixin, BaseEstimator):
         store_fit_metadata(self, names, n_features, term.loss)
         return term.W
 
+    def _check_missing_allowed(self, solver: str) -> None:
+        if solver != "mu":
+            raise ValueError("missing= needs the data in memory (solver='mu'); it is not available for data read in blocks.")
+        if self.n_components == "auto":
+            raise ValueError("missing= cannot be combined with n_components='auto'; choose n_components.")
+        if self.loss == "beta" and self.beta is not None and self.beta <= 0:
+            raise ValueError("missing= is not available for beta <= 0 (Itakura-Saito), which is undefined at zero.")
+
     def _starting_factors(self, shape, k, W, H, dtype):
         if self.init != "custom":
             if W is not None or H is not None:
@@ -266,9 +286,9 @@ class NMF(TransformerMixin, BaseEstimator):
             raise ValueError("init='custom' needs finite, non-negative W and H.")
         return W, H
 
-    def fit(self, X, y=None, W=None, H=None) -> "NMF":
+    def fit(self, X, y=None, W=None, H=None, *, missing=None) -> "NMF":
         """Fit the model to ``X``; see :meth:`fit_transform`."""
-        self.fit_transform(X, y, W=W, H=H)
+        self.fit_transform(X, y, W=W, H=H, missing=missing)
         return self
 
     def partial_fit(self, X, y=None, W=None, H=None) -> "NMF":
