@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from bcnmf import BCNMF, NMF
 from bcnmf.datasets import simulate_contrastive
 from bcnmf.evaluation import clustering_ari
+from bcnmf.losses import make_loss
+from bcnmf.losses.held_out import divergence_at
 from bcnmf.rank_selection import (
     consensus_matrix,
     cophenetic_correlation,
@@ -42,10 +45,33 @@ def test_topic_silhouettes_tell_a_recurring_topic_from_one_that_changes_every_fi
 def test_the_planted_number_of_programs_is_recommended_for_nmf():
     data = simulate_contrastive(n_features=600, n_target=2, n_background=300, n_shared=4, seed=0)
     result = select_n_components(data.background, range(2, 7), n_restarts=5, random_state=0, loss="kl", max_iter=200)
+    table = result.table
     assert result.recommended == 4
-    assert list(result.table.index) == [2, 3, 4, 5, 6]
-    assert result.table.loc[4, "min_silhouette"] > 0.9
-    assert (result.table.loc[[5, 6], "min_silhouette"] < 0.75).all()
+    assert list(table.index) == [2, 3, 4, 5, 6]
+    assert table.loc[4, "min_silhouette"] > 0.9
+    assert (table.loc[[5, 6], "min_silhouette"] < 0.75).all()
+    # Held-out entries: the loss drops until the planted rank, then flattens.
+    assert table.loc[4, "heldout_loss"] < 0.5 * table.loc[3, "heldout_loss"]
+    assert table.loc[[5, 6], "heldout_loss"].min() > 0.98 * table.loc[4, "heldout_loss"]
+    assert result.cv_recommended >= 4
+
+
+def test_heldout_loss_is_the_divergence_at_the_left_out_entries():
+    rng = np.random.default_rng(0)
+    W, H = rng.gamma(1.0, 1.0, (20, 2)), rng.gamma(1.0, 1.0, (2, 15))
+    X = rng.poisson(W @ H).astype(np.float64)
+    pattern = sp.csr_matrix(rng.random(X.shape) < 0.3)
+    loss = make_loss("kl")
+    rows, cols = pattern.nonzero()
+    direct = loss._div(X, W @ H, slice(None))[rows, cols]
+    np.testing.assert_allclose(divergence_at(loss, sp.csr_matrix(X), pattern, W, H), direct, rtol=1e-12)
+    np.testing.assert_allclose(divergence_at(loss, X, pattern, W, H), direct, rtol=1e-12)
+
+
+def test_without_held_out_entries_there_is_no_heldout_loss(small_sim):
+    result = select_n_components(small_sim.background, [2, 3], n_restarts=2, heldout_fraction=0.0, random_state=0,
+                                 loss="kl", max_iter=50)
+    assert result.table["heldout_loss"].isna().all()
 
 
 def test_bcnmf_rank_selection_prefers_a_small_number_of_contrastive_topics(small_sim):
@@ -62,6 +88,7 @@ def test_bcnmf_rank_selection_prefers_a_small_number_of_contrastive_topics(small
         ({"candidates": [1, 2]}, "candidates"),
         ({"candidates": []}, "candidates"),
         ({"n_restarts": 1}, "n_restarts"),
+        ({"heldout_fraction": 0.5}, "heldout_fraction"),
         ({"n_components": 3}, "n_components"),
         ({"init": "random"}, "init"),
     ],

@@ -10,6 +10,12 @@ are measured:
 * **stability** (NMFk; Alexandrov et al. 2013): the loadings of all fits are matched topic to
   topic across fits and the silhouette of those groups, in cosine distance, says whether each
   topic comes back every time. The smallest group silhouette is the weakest topic.
+* **cross-validation**: each fit leaves out a random fraction of the entries (of both datasets
+  for bcNMF, so that their balance in the objective stays as it was) and the divergence at the
+  target's left-out entries, per entry, measures how well ``k`` topics predict data they did not
+  see; for NMF it falls until ``k`` covers the real programs and flattens or rises after. bcNMF
+  does not aim to reconstruct the target (its topics are contrastive), so there it keeps falling
+  as more topics take up shared programs: read it as the cost in fit of a small ``k``.
 
 The recommended ``k`` is the largest candidate at which both hold up (cophenetic correlation
 and smallest silhouette above their thresholds): beyond the true rank, restarts split programs
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy.cluster.hierarchy import cophenet, linkage
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import squareform
@@ -32,6 +39,8 @@ from sklearn.metrics import silhouette_samples
 from sklearn.utils import check_random_state
 
 from bcnmf.init import contrastive_loadings, perturb
+from bcnmf.losses import make_loss
+from bcnmf.losses.held_out import divergence_at
 from bcnmf.models import BCNMF, NMF
 from bcnmf.validation import check_matrix
 
@@ -49,8 +58,9 @@ class RankSelection:
     Attributes
     ----------
     table : pandas.DataFrame
-        Indexed by ``k``: ``cophenetic``, ``dispersion``, ``min_silhouette``, ``mean_silhouette``
-        and ``reconstruction_err`` (mean over restarts of the model's ``reconstruction_err_``).
+        Indexed by ``k``: ``cophenetic``, ``dispersion``, ``min_silhouette``, ``mean_silhouette``,
+        ``reconstruction_err`` (mean over restarts of the model's ``reconstruction_err_``, on the
+        entries it saw) and ``heldout_loss`` (mean divergence per left-out entry).
     recommended : int
         The largest ``k`` with cophenetic correlation >= :data:`MIN_COPHENETIC` and smallest
         silhouette >= :data:`MIN_SILHOUETTE`; the candidate with the highest cophenetic
@@ -59,6 +69,11 @@ class RankSelection:
 
     table: pd.DataFrame
     recommended: int
+
+    @property
+    def cv_recommended(self) -> int:
+        """The ``k`` with the smallest held-out loss."""
+        return int(self.table["heldout_loss"].idxmin())
 
 
 def consensus_matrix(assignments: list[np.ndarray]) -> np.ndarray:
@@ -116,7 +131,7 @@ def topic_silhouettes(loadings: list[np.ndarray], n_rounds: int = 10) -> np.ndar
 
 
 def select_n_components(X, candidates: Iterable[int] = range(2, 9), *, X_background=None, n_restarts: int = 10,
-                        random_state=None, **params) -> RankSelection:
+                        heldout_fraction: float = 0.1, random_state=None, **params) -> RankSelection:
     """Measure consensus and stability over restarts for each candidate number of topics.
 
     Parameters
@@ -130,6 +145,9 @@ def select_n_components(X, candidates: Iterable[int] = range(2, 9), *, X_backgro
         each restart); without, :class:`~bcnmf.NMF` from random starts.
     n_restarts : int
         Fits per candidate (>= 2).
+    heldout_fraction : float
+        Fraction of entries each fit leaves out for the held-out loss, in [0, 0.5); 0 fits every
+        entry and reports no held-out loss.
     random_state : int, Generator or None
     **params
         Passed to the estimator (``loss``, ``alpha``, ``max_iter``, ...).
@@ -143,6 +161,8 @@ def select_n_components(X, candidates: Iterable[int] = range(2, 9), *, X_backgro
         raise ValueError(f"candidates must be integers >= 2 (one topic has nothing to agree on); got {candidates}.")
     if isinstance(n_restarts, bool) or not isinstance(n_restarts, numbers.Integral) or n_restarts < 2:
         raise ValueError(f"n_restarts={n_restarts!r} must be an integer >= 2: agreement needs several fits.")
+    if not 0 <= heldout_fraction < 0.5:
+        raise ValueError(f"heldout_fraction={heldout_fraction!r} must be in [0, 0.5).")
     for name in ("n_components", "random_state", "init", "n_init"):
         if name in params:
             raise ValueError(f"{name} is set by select_n_components; do not pass it.")
@@ -157,25 +177,47 @@ def select_n_components(X, candidates: Iterable[int] = range(2, 9), *, X_backgro
         assignments, loadings, errors = [], [], []
         start = None if background is None else contrastive_loadings(
             X, background, k, generator, dtype, log_transform=params.get("loss", "kl") != "frobenius")
+        heldout = []
         for restart in range(n_restarts):
             seed = int(generator.integers(np.iinfo(np.int32).max))
+            left_out = _random_entries(X.shape, heldout_fraction, generator)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if background is None:
                     model = NMF(k, init="random", random_state=seed, **params)
-                    usages = model.fit_transform(X)
+                    usages = model.fit_transform(X, missing=left_out)
                 else:
                     model = BCNMF(k, init="custom", random_state=seed, **params)
-                    usages = model.fit_transform(X, background, H=perturb(start, generator) if restart else start)
+                    usages = model.fit_transform(
+                        X, background, H=perturb(start, generator) if restart else start, missing_target=left_out,
+                        missing_background=_random_entries(background.shape, heldout_fraction, generator))
             assignments.append(np.argmax(usages[keep], axis=1))
             loadings.append(model.components_.astype(np.float64))
             errors.append(float(model.reconstruction_err_))
+            if left_out is not None:
+                heldout.append(float(divergence_at(_fitted_loss(model), X, left_out, usages, model.components_).mean()))
         C = consensus_matrix(assignments)
         silhouettes = topic_silhouettes(loadings)
         rows.append({"k": k, "cophenetic": cophenetic_correlation(C), "dispersion": dispersion(C),
                      "min_silhouette": float(silhouettes.min()), "mean_silhouette": float(silhouettes.mean()),
-                     "reconstruction_err": float(np.mean(errors))})
+                     "reconstruction_err": float(np.mean(errors)),
+                     "heldout_loss": float(np.mean(heldout)) if heldout else np.nan})
     table = pd.DataFrame(rows).set_index("k")
     passing = table[(table["cophenetic"] >= MIN_COPHENETIC) & (table["min_silhouette"] >= MIN_SILHOUETTE)]
     recommended = int(passing.index.max()) if len(passing) else int(table["cophenetic"].idxmax())
     return RankSelection(table=table, recommended=recommended)
+
+
+def _random_entries(shape: tuple[int, int], fraction: float, rng: np.random.Generator) -> sp.csr_matrix | None:
+    """A random pattern of about ``fraction`` of the entries (boolean CSR), or None for 0."""
+    if fraction == 0:
+        return None
+    pattern = sp.random(*shape, density=fraction, format="csr", random_state=rng, dtype=np.float64)
+    return sp.csr_matrix(pattern, dtype=bool)
+
+
+def _fitted_loss(model):
+    """The loss a fitted model minimised, with its fitted noise parameters and offset."""
+    return make_loss(model.loss, beta=model.beta, dispersion=getattr(model, "dispersion_", model.dispersion),
+                     zero_inflation=getattr(model, "zero_inflation_", None), offset=getattr(model, "offset_", None))
+

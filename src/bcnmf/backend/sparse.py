@@ -27,6 +27,15 @@ def _sampled_dot_csr(indptr, indices, W, Ht, out):  # pragma: no cover - compile
             out[pos] = acc
 
 
+# The same loop on one thread, for small patterns: waking Numba's threads right after a BLAS call,
+# whose threads still spin, cost 4 ms per call on 2 cores where the work takes 0.06 ms (a masked
+# NMF fit ran 1.8 s instead of 0.2 s).
+_sampled_dot_csr_serial = numba.njit(fastmath=True, error_model="numpy", cache=True, nogil=True)(
+    _sampled_dot_csr.py_func)
+#: Below this many multiply-adds the serial loop is used.
+SERIAL_WORK = 2**20
+
+
 def sampled_dot(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray) -> np.ndarray:
     """Values of ``W @ H`` at the stored entries of CSR ``X``, in ``X.data`` order.
 
@@ -45,7 +54,8 @@ def sampled_dot(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray) -> np.ndarray:
     W = np.ascontiguousarray(W)
     Ht = np.ascontiguousarray(H.T, dtype=W.dtype)
     out = np.empty(X.indices.shape[0], dtype=W.dtype)
-    _sampled_dot_csr(X.indptr, X.indices, W, Ht, out)
+    kernel = _sampled_dot_csr_serial if out.shape[0] * W.shape[1] < SERIAL_WORK else _sampled_dot_csr
+    kernel(X.indptr, X.indices, W, Ht, out)
     return out
 
 

@@ -56,6 +56,10 @@ class Loss(ABC):
         """``(neg, pos)`` parts of the gradient with respect to ``W``, each ``(n, k)``."""
 
     @abstractmethod
+    def entry_divergence(self, x: np.ndarray, v: np.ndarray, cols) -> np.ndarray:
+        """``d(x, v)`` entry by entry, for data ``x`` and model values ``v`` in features ``cols``."""
+
+    @abstractmethod
     def zero_entry_value(self, v: np.ndarray, cols) -> np.ndarray:
         """``d(0, v)`` at entries with model values ``v`` in features ``cols``: what an entry
         observed as zero adds to :meth:`value`."""
@@ -121,6 +125,9 @@ class ElementwiseLoss(Loss):
     def _entry_rule(self, n_features: int, dtype) -> EntryRule:
         """How the fused sparse kernels evaluate this loss's coefficients at stored entries."""
         raise NotImplementedError
+
+    def entry_divergence(self, x, v, cols):
+        return self._div(x, v, cols)
 
     def zero_entry_value(self, v, cols):
         return self._div(0.0, v, cols)

@@ -29,6 +29,9 @@ class Frobenius(Loss):
             total += squared_norm(X[rows] - W[rows] @ H)
         return 0.5 * total
 
+    def entry_divergence(self, x, v, cols):
+        return 0.5 * np.square(x - v)
+
     def zero_entry_value(self, v, cols):
         return 0.5 * np.square(v)
 

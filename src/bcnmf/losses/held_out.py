@@ -74,6 +74,9 @@ class HeldOutEntries(Loss):
     def reconstruction_error(self, value: float) -> float:
         return self.base.reconstruction_error(value)
 
+    def entry_divergence(self, x, v, cols):
+        return self.base.entry_divergence(x, v, cols)
+
     def zero_entry_value(self, v, cols):
         return self.base.zero_entry_value(v, cols)
 
@@ -87,3 +90,15 @@ class HeldOutEntries(Loss):
     @property
     def zero_inflation_(self):
         return getattr(self.base, "zero_inflation_", None)
+
+
+def divergence_at(loss: Loss, X, pattern: sp.csr_matrix, W: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """``d(x, v)`` at the entries of ``pattern`` (in its CSR order), for data ``X`` (dense or CSR)
+    and the model ``W @ H + loss.offset``."""
+    rows, cols = pattern.nonzero()
+    x = np.asarray(X[rows, cols], dtype=np.float64).ravel()
+    v = sampled_dot(pattern, W, H).astype(np.float64)
+    if loss.offset is not None:
+        v += loss.offset[cols]
+    return np.asarray(loss.entry_divergence(x, v, cols), dtype=np.float64)
+
