@@ -38,7 +38,7 @@ from scipy.spatial.distance import squareform
 from sklearn.metrics import silhouette_samples
 from sklearn.utils import check_random_state
 
-from bcnmf.init import contrastive_loadings, perturb
+from bcnmf.init import perturb
 from bcnmf.losses import make_loss
 from bcnmf.losses.held_out import divergence_at
 from bcnmf.models import BCNMF, NMF
@@ -175,8 +175,8 @@ def select_n_components(X, candidates: Iterable[int] = range(2, 9), *, X_backgro
     rows = []
     for k in candidates:
         assignments, loadings, errors = [], [], []
-        start = None if background is None else contrastive_loadings(
-            X, background, k, generator, dtype, log_transform=params.get("loss", "kl") != "frobenius")
+        # bcNMF restarts jitter the estimator's own (deterministic) start.
+        start = None if background is None else BCNMF(k, **params)._starting_loadings(X, background, k, generator, dtype)
         heldout = []
         for restart in range(n_restarts):
             seed = int(generator.integers(np.iinfo(np.int32).max))

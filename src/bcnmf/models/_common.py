@@ -60,14 +60,18 @@ AUTO_RESTARTS = 5
 _NOT_PASSED_TO_RANK_SELECTION = ("n_components", "random_state", "init", "n_init", "verbose")
 
 
-def automatic_rank(estimator, X, X_background=None) -> int:
+def automatic_rank(estimator, X, X_background=None, *, solver: str) -> int:
     """The number of topics :func:`bcnmf.rank_selection.select_n_components` recommends for ``X``
     (and a background) under the estimator's other settings; its table is kept as
     ``estimator.rank_selection_``.
 
-    ``X`` must be in memory: rank selection refits the model many times.
+    ``X`` must be in memory (``solver="mu"``): rank selection refits the model many times.
     """
     from bcnmf.rank_selection import select_n_components  # rank selection fits these estimators
+
+    if solver != "mu":
+        raise ValueError("n_components='auto' refits the model many times and needs the data in memory; "
+                         "choose n_components for data read in blocks.")
 
     limit = min(X.shape)
     candidates = [k for k in AUTO_CANDIDATES if k <= limit]
@@ -78,6 +82,22 @@ def automatic_rank(estimator, X, X_background=None) -> int:
                                  random_state=estimator.random_state, **params)
     estimator.rank_selection_ = result.table
     return result.recommended
+
+
+def check_missing_allowed(estimator, solver: str, argument: str) -> None:
+    """Left-out entries (``argument``, named in messages) need the data in memory, a fixed number
+    of topics, and a loss defined at zero."""
+    if solver != "mu":
+        raise ValueError(f"{argument} needs the data in memory (solver='mu'); it is not available for data read in blocks.")
+    if estimator.n_components == "auto":
+        raise ValueError(f"{argument} cannot be combined with n_components='auto'; choose n_components.")
+    if estimator.loss == "beta" and estimator.beta is not None and estimator.beta <= 0:
+        raise ValueError(f"{argument} is not available for beta <= 0 (Itakura-Saito), which is undefined at zero.")
+
+
+def allowed_mass(H: np.ndarray, topics: np.ndarray | None) -> float:
+    """Sum of the loadings of the allowed ``topics`` (all when None)."""
+    return float(H.sum() if topics is None else H[topics].sum())
 
 
 def check_fitted(estimator, attribute: str = "components_") -> None:
@@ -115,8 +135,7 @@ def flat_usages(X, H: np.ndarray, topics: np.ndarray | None = None) -> np.ndarra
     """Starting usages: each row at its own total, spread evenly over the allowed ``topics``
     (C-contiguous)."""
     row_mass = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
-    allowed_mass = float(H.sum() if topics is None else H[topics].sum())
-    per_topic = row_mass / max(allowed_mass, np.finfo(np.float64).tiny)
+    per_topic = row_mass / max(allowed_mass(H, topics), np.finfo(np.float64).tiny)
     W = np.repeat(per_topic[:, None], H.shape[0], axis=1).astype(H.dtype) + np.finfo(H.dtype).tiny
     return restrict_topics(W, topics)
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from bcnmf.backend import column_sums, max_row_total
 from bcnmf.backend.blocks import ArraySource, RowSource, as_source, is_out_of_core
-from bcnmf.models._common import restrict_topics
+from bcnmf.models._common import allowed_mass, restrict_topics
 from bcnmf.validation import check_matrix, scan_source
 
 #: Values of ``solver=``: "auto" is "mu" for data in memory and "minibatch" for data read from disk.
@@ -84,7 +84,6 @@ def starting_usages(data: BlockInput, H: np.ndarray, topics: np.ndarray | None =
     """Usages for every row before the first pass: each row at the average sample total, spread
     evenly over the allowed ``topics`` (the first visit's warm-up steps fit them)."""
     n_rows = data.source.n_rows
-    allowed_mass = float(H.sum() if topics is None else H[topics].sum())
-    per_topic = float(data.column_sums.sum()) / n_rows / max(allowed_mass, np.finfo(np.float64).tiny)
+    per_topic = float(data.column_sums.sum()) / n_rows / max(allowed_mass(H, topics), np.finfo(np.float64).tiny)
     W = np.full((n_rows, H.shape[0]), max(per_topic, np.finfo(H.dtype).tiny), dtype=H.dtype)
     return restrict_topics(W, topics)

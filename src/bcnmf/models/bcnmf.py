@@ -26,6 +26,7 @@ from bcnmf.models._common import (
     automatic_rank,
     best_restart,
     check_fitted,
+    check_missing_allowed,
     check_common_params,
     check_new_data,
     store_fit_metadata,
@@ -283,20 +284,17 @@ class BCNMF(BaseEstimator):
         dtype = self._check_params()
         solver = resolve_solver(self.solver, X_target, X_background)
         allow_zeros = not (self.loss == "beta" and self.beta is not None and self.beta <= 0)
+        if missing_target is not None or missing_background is not None:
+            check_missing_allowed(self, solver, "missing_target= / missing_background=")
         if solver == "mu":
             Xt, names_t = check_matrix(X_target, "X_target", dtype, allow_zeros=allow_zeros, warn_empty="rows")
             Xb, names_b = check_matrix(X_background, "X_background", dtype, allow_zeros=allow_zeros, warn_empty="rows")
-            if missing_target is not None or missing_background is not None:
-                self._check_missing_allowed()
             Xt, left_out_t = check_missing(missing_target, Xt, "missing_target")
             Xb, left_out_b = check_missing(missing_background, Xb, "missing_background")
             target_mean, background_mean = column_sums(Xt) / Xt.shape[0], column_sums(Xb) / Xb.shape[0]
             observed_max = [max_row_total(Xt), max_row_total(Xb)]
             sample_t, sample_b = Xt, Xb
         else:
-            if missing_target is not None or missing_background is not None:
-                raise ValueError("missing_target= and missing_background= need the data in memory (solver='mu'); they "
-                                 "are not available for data read in blocks.")
             t = block_input(X_target, "X_target", dtype, allow_zeros=allow_zeros, batch_size=self.batch_size)
             b = block_input(X_background, "X_background", dtype, allow_zeros=allow_zeros, batch_size=self.batch_size)
             Xt, Xb, names_t, names_b = t, b, t.feature_names, b.feature_names
@@ -304,10 +302,7 @@ class BCNMF(BaseEstimator):
             observed_max = [t.max_row_total, b.max_row_total]
         check_same_features(Xt.shape, Xb.shape, names_t, names_b)
         if self.n_components == "auto":
-            if solver != "mu":
-                raise ValueError("n_components='auto' refits the model many times and needs the data in memory; "
-                                 "choose n_components for data read in blocks.")
-            k = automatic_rank(self, Xt, Xb)
+            k = automatic_rank(self, Xt, Xb, solver=solver)
         else:
             k = check_n_components(self.n_components, Xt.shape[0], Xt.shape[1], name="X_target")
         H_custom = self._custom_loadings(H, k, Xt.shape[1], dtype)
@@ -543,13 +538,6 @@ class BCNMF(BaseEstimator):
             value = getattr(background.loss, attribute, None)
             if value is not None:
                 setattr(self, "background_" + attribute, value)
-
-    def _check_missing_allowed(self) -> None:
-        if self.n_components == "auto":
-            raise ValueError("missing_target= / missing_background= cannot be combined with n_components='auto'; "
-                             "choose n_components.")
-        if self.loss == "beta" and self.beta is not None and self.beta <= 0:
-            raise ValueError("missing entries are not available for beta <= 0 (Itakura-Saito), which is undefined at zero.")
 
     def _enrichment_table(self, terms: list[Term], H: np.ndarray):
         """:attr:`enrichment_`: the fraction of each sample's observed total that each topic models,

@@ -16,6 +16,7 @@ from bcnmf.models._common import (
     automatic_rank,
     best_restart,
     check_fitted,
+    check_missing_allowed,
     check_common_params,
     check_new_data,
     store_fit_metadata,
@@ -199,16 +200,13 @@ class NMF(TransformerMixin, BaseEstimator):
             sample = data.source.sample(INIT_SAMPLE_ROWS, generator, dtype)
         n_samples, n_features = X.shape if solver == "mu" else data.shape
         if missing is not None:
-            self._check_missing_allowed(solver)
+            check_missing_allowed(self, solver, "missing=")
             X, left_out = check_missing(missing, X)
             sample = X
         else:
             left_out = None
         if self.n_components == "auto":
-            if solver != "mu":
-                raise ValueError("n_components='auto' refits the model many times and needs the data in memory; "
-                                 "choose n_components for data read in blocks.")
-            k = automatic_rank(self, X)
+            k = automatic_rank(self, X, solver=solver)
         else:
             k = check_n_components(self.n_components, n_samples, n_features)
         custom = self._starting_factors((n_samples, n_features), k, W, H, dtype)
@@ -259,14 +257,6 @@ class NMF(TransformerMixin, BaseEstimator):
         self.restart_objectives_ = np.asarray(objectives)
         store_fit_metadata(self, names, n_features, term.loss)
         return term.W
-
-    def _check_missing_allowed(self, solver: str) -> None:
-        if solver != "mu":
-            raise ValueError("missing= needs the data in memory (solver='mu'); it is not available for data read in blocks.")
-        if self.n_components == "auto":
-            raise ValueError("missing= cannot be combined with n_components='auto'; choose n_components.")
-        if self.loss == "beta" and self.beta is not None and self.beta <= 0:
-            raise ValueError("missing= is not available for beta <= 0 (Itakura-Saito), which is undefined at zero.")
 
     def _starting_factors(self, shape, k, W, H, dtype):
         if self.init != "custom":
