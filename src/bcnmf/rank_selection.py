@@ -159,53 +159,102 @@ def select_n_components(X, candidates: Iterable[int] = range(2, 9), *, X_backgro
     candidates = sorted({int(k) for k in candidates})
     if not candidates or candidates[0] < 2:
         raise ValueError(f"candidates must be integers >= 2 (one topic has nothing to agree on); got {candidates}.")
-    if isinstance(n_restarts, bool) or not isinstance(n_restarts, numbers.Integral) or n_restarts < 2:
-        raise ValueError(f"n_restarts={n_restarts!r} must be an integer >= 2: agreement needs several fits.")
-    if not 0 <= heldout_fraction < 0.5:
-        raise ValueError(f"heldout_fraction={heldout_fraction!r} must be in [0, 0.5).")
-    for name in ("n_components", "random_state", "init", "n_init"):
-        if name in params:
-            raise ValueError(f"{name} is set by select_n_components; do not pass it.")
-    dtype = np.dtype(params.get("dtype", "float32"))
-    X, _ = check_matrix(X, "X", dtype, warn_empty="none")
-    background = None if X_background is None else check_matrix(X_background, "X_background", dtype, warn_empty="none")[0]
-    rng = check_random_state(random_state)
-    generator = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
-    keep = np.sort(generator.choice(X.shape[0], size=min(X.shape[0], MAX_CONSENSUS_SAMPLES), replace=False))
+    check_restart_settings(n_restarts, heldout_fraction, params, "select_n_components", ("n_components",))
+    X, background, generator, keep = prepare_refits(X, X_background, random_state, params)
     rows = []
     for k in candidates:
-        assignments, loadings, errors = [], [], []
-        # bcNMF restarts jitter the estimator's own (deterministic) start.
-        start = None if background is None else BCNMF(k, **params)._starting_loadings(X, background, k, generator, dtype)
-        heldout = []
-        for restart in range(n_restarts):
-            seed = int(generator.integers(np.iinfo(np.int32).max))
-            left_out = _random_entries(X.shape, heldout_fraction, generator)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                if background is None:
-                    model = NMF(k, init="random", random_state=seed, **params)
-                    usages = model.fit_transform(X, missing=left_out)
-                else:
-                    model = BCNMF(k, init="custom", random_state=seed, **params)
-                    usages = model.fit_transform(
-                        X, background, H=perturb(start, generator) if restart else start, missing_target=left_out,
-                        missing_background=_random_entries(background.shape, heldout_fraction, generator))
-            assignments.append(np.argmax(usages[keep], axis=1))
-            loadings.append(model.components_.astype(np.float64))
-            errors.append(float(model.reconstruction_err_))
-            if left_out is not None:
-                heldout.append(float(divergence_at(_fitted_loss(model), X, left_out, usages, model.components_).mean()))
-        C = consensus_matrix(assignments)
-        silhouettes = topic_silhouettes(loadings)
-        rows.append({"k": k, "cophenetic": cophenetic_correlation(C), "dispersion": dispersion(C),
-                     "min_silhouette": float(silhouettes.min()), "mean_silhouette": float(silhouettes.mean()),
-                     "reconstruction_err": float(np.mean(errors)),
-                     "heldout_loss": float(np.mean(heldout)) if heldout else np.nan})
+        fits = restart_fits(X, background, k, n_restarts, heldout_fraction, generator, params)
+        rows.append({"k": k, **agreement(fits, keep),
+                     "reconstruction_err": float(np.mean([fit.model.reconstruction_err_ for fit in fits])),
+                     "heldout_loss": mean_present([fit.heldout_target for fit in fits])})
     table = pd.DataFrame(rows).set_index("k")
     passing = table[(table["cophenetic"] >= MIN_COPHENETIC) & (table["min_silhouette"] >= MIN_SILHOUETTE)]
     recommended = int(passing.index.max()) if len(passing) else int(table["cophenetic"].idxmax())
     return RankSelection(table=table, recommended=recommended)
+
+
+@dataclass
+class Refit:
+    """One fit of a restart series: the model, its target usages and its held-out divergences per
+    left-out entry (None when nothing was left out)."""
+
+    model: NMF | BCNMF
+    usages: np.ndarray
+    heldout_target: float | None
+    heldout_background: float | None
+
+
+def check_restart_settings(n_restarts, heldout_fraction, params: dict, caller: str, chosen: tuple[str, ...]) -> None:
+    """Reject too few restarts, a held-out fraction outside [0, 0.5), and estimator parameters the
+    ``caller`` sets itself (``chosen`` plus the starts and seeds)."""
+    if isinstance(n_restarts, bool) or not isinstance(n_restarts, numbers.Integral) or n_restarts < 2:
+        raise ValueError(f"n_restarts={n_restarts!r} must be an integer >= 2: agreement needs several fits.")
+    if not 0 <= heldout_fraction < 0.5:
+        raise ValueError(f"heldout_fraction={heldout_fraction!r} must be in [0, 0.5).")
+    for name in chosen + ("random_state", "init", "n_init"):
+        if name in params:
+            raise ValueError(f"{name} is set by {caller}; do not pass it.")
+
+
+def prepare_refits(X, X_background, random_state, params: dict):
+    """Checked data (target, background or None), the generator of a restart series and the rows
+    kept for consensus matrices."""
+    dtype = np.dtype(params.get("dtype", "float32"))
+    X, _ = check_matrix(X, "X", dtype, warn_empty="none")
+    background = None if X_background is None else check_matrix(X_background, "X_background", dtype, warn_empty="none")[0]
+    generator = np.random.default_rng(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    keep = np.sort(generator.choice(X.shape[0], size=min(X.shape[0], MAX_CONSENSUS_SAMPLES), replace=False))
+    return X, background, generator, keep
+
+
+def restart_fits(X, background, k: int, n_restarts: int, heldout_fraction: float, generator: np.random.Generator,
+                 params: dict) -> list[Refit]:
+    """Fit ``k`` topics ``n_restarts`` times, each leaving out its own random ``heldout_fraction``
+    of the entries (of both datasets for bcNMF, so that their balance in the objective stays).
+
+    NMF restarts from random starts; bcNMF restarts jitter the estimator's own (deterministic)
+    start, so that every restart begins near the start a single fit would use.
+    """
+    dtype = X.dtype
+    start = None if background is None else BCNMF(k, **params)._starting_loadings(X, background, k, generator, dtype)
+    fits = []
+    for restart in range(n_restarts):
+        seed = int(generator.integers(np.iinfo(np.int32).max))
+        left_out = _random_entries(X.shape, heldout_fraction, generator)
+        left_out_b = None if background is None else _random_entries(background.shape, heldout_fraction, generator)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if background is None:
+                model = NMF(k, init="random", random_state=seed, **params)
+                usages = model.fit_transform(X, missing=left_out)
+            else:
+                model = BCNMF(k, init="custom", random_state=seed, **params)
+                usages = model.fit_transform(X, background, H=perturb(start, generator) if restart else start,
+                                             missing_target=left_out, missing_background=left_out_b)
+        heldout_t = heldout_b = None
+        if left_out is not None:
+            loss = _fitted_loss(model)
+            heldout_t = float(divergence_at(loss, X, left_out, usages, model.components_).mean())
+            if background is not None:
+                heldout_b = float(divergence_at(loss, background, left_out_b, model.background_usage_,
+                                                model.components_).mean())
+        fits.append(Refit(model, usages, heldout_t, heldout_b))
+    return fits
+
+
+def agreement(fits: list[Refit], keep: np.ndarray) -> dict[str, float]:
+    """Consensus (cophenetic correlation, dispersion) of the samples ``keep`` and stability
+    (smallest and mean topic silhouette) of a restart series."""
+    C = consensus_matrix([np.argmax(fit.usages[keep], axis=1) for fit in fits])
+    silhouettes = topic_silhouettes([fit.model.components_.astype(np.float64) for fit in fits])
+    return {"cophenetic": cophenetic_correlation(C), "dispersion": dispersion(C),
+            "min_silhouette": float(silhouettes.min()), "mean_silhouette": float(silhouettes.mean())}
+
+
+def mean_present(values: list[float | None]) -> float:
+    """Mean of the values that are not None; NaN when none is."""
+    present = [v for v in values if v is not None]
+    return float(np.mean(present)) if present else np.nan
 
 
 def _random_entries(shape: tuple[int, int], fraction: float, rng: np.random.Generator) -> sp.csr_matrix | None:

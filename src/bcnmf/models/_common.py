@@ -56,8 +56,12 @@ def store_fit_metadata(estimator, feature_names, n_features: int, loss: Loss) ->
 #: Candidates and restarts of ``n_components="auto"``.
 AUTO_CANDIDATES = tuple(range(2, 11))
 AUTO_RESTARTS = 5
-#: Parameters that rank selection sets itself, or that do not change a fit.
-_NOT_PASSED_TO_RANK_SELECTION = ("n_components", "random_state", "init", "n_init", "verbose")
+#: The contrast strength at which ``n_components="auto"`` compares ranks when alpha is also "auto".
+AUTO_RANK_ALPHA = 1.0
+#: Restarts per alpha of ``alpha="auto"``.
+AUTO_ALPHA_RESTARTS = 3
+#: Parameters that rank and alpha selection set themselves, or that do not change a fit.
+_SET_BY_SELECTION = ("n_components", "random_state", "init", "n_init", "verbose")
 
 
 def automatic_rank(estimator, X, X_background=None, *, solver: str) -> int:
@@ -77,11 +81,35 @@ def automatic_rank(estimator, X, X_background=None, *, solver: str) -> int:
     candidates = [k for k in AUTO_CANDIDATES if k <= limit]
     if not candidates:
         raise ValueError(f"n_components='auto' needs at least 2 samples and 2 features; X has shape {X.shape}.")
-    params = {name: value for name, value in estimator.get_params().items() if name not in _NOT_PASSED_TO_RANK_SELECTION}
+    params = _selection_params(estimator)
+    if params.get("alpha") == "auto":
+        params["alpha"] = AUTO_RANK_ALPHA
     result = select_n_components(X, candidates, X_background=X_background, n_restarts=AUTO_RESTARTS,
                                  random_state=estimator.random_state, **params)
     estimator.rank_selection_ = result.table
     return result.recommended
+
+
+def automatic_alpha(estimator, X_target, X_background, n_components: int, *, solver: str) -> float:
+    """The contrast strength :func:`bcnmf.alpha_selection.select_alpha` recommends for
+    ``n_components`` topics under the estimator's other settings; its table is kept as
+    ``estimator.alpha_selection_``."""
+    from bcnmf.alpha_selection import DEFAULT_ALPHAS, select_alpha  # alpha selection fits these estimators
+
+    if solver != "mu":
+        raise ValueError("alpha='auto' refits the model many times and needs the data in memory; "
+                         "choose alpha for data read in blocks.")
+    params = _selection_params(estimator)
+    del params["alpha"]
+    result = select_alpha(X_target, X_background, DEFAULT_ALPHAS, n_components=n_components,
+                          n_restarts=AUTO_ALPHA_RESTARTS, random_state=estimator.random_state, **params)
+    estimator.alpha_selection_ = result.table
+    return result.recommended
+
+
+def _selection_params(estimator) -> dict:
+    """The estimator's parameters that shape each refit of a selection."""
+    return {name: value for name, value in estimator.get_params().items() if name not in _SET_BY_SELECTION}
 
 
 def check_missing_allowed(estimator, solver: str, argument: str) -> None:
@@ -91,6 +119,8 @@ def check_missing_allowed(estimator, solver: str, argument: str) -> None:
         raise ValueError(f"{argument} needs the data in memory (solver='mu'); it is not available for data read in blocks.")
     if estimator.n_components == "auto":
         raise ValueError(f"{argument} cannot be combined with n_components='auto'; choose n_components.")
+    if getattr(estimator, "alpha", None) == "auto":
+        raise ValueError(f"{argument} cannot be combined with alpha='auto'; choose alpha.")
     if estimator.loss == "beta" and estimator.beta is not None and estimator.beta <= 0:
         raise ValueError(f"{argument} is not available for beta <= 0 (Itakura-Saito), which is undefined at zero.")
 

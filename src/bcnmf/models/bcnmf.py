@@ -23,6 +23,7 @@ from bcnmf.losses.held_out import HeldOutEntries
 from bcnmf.models._common import (
     Restart,
     StartingPoints,
+    automatic_alpha,
     automatic_rank,
     best_restart,
     check_fitted,
@@ -114,8 +115,12 @@ class BCNMF(BaseEstimator):
         ``"auto"`` chooses it among 2 to 10 by the agreement of 5 restarts per candidate (see
         :func:`bcnmf.rank_selection.select_n_components`; about 45 extra fits), and keeps the
         table in ``rank_selection_``.
-    alpha : float
-        Contrast strength (>= 0); 0 is plain NMF of the target.
+    alpha : float or "auto"
+        Contrast strength (>= 0); 0 is plain NMF of the target. ``"auto"`` fits 3 restarts at
+        each alpha of (0.25, 0.5, 1, 2, 4, 8) and takes the smallest stable one with the most
+        target-enriched topics (see :mod:`bcnmf.alpha_selection`; 18 extra fits), keeping the
+        table in ``alpha_selection_``. With ``n_components="auto"`` too, ``k`` is chosen first,
+        at alpha = 1.
     loss : {"kl", "frobenius", "beta", "nb", "zinb"}
         Likelihood for both datasets.
     beta : float, optional
@@ -182,6 +187,8 @@ class BCNMF(BaseEstimator):
         :meth:`partial_fit`.
     rank_selection_ : pandas.DataFrame
         With ``n_components="auto"``: the measures of each candidate ``k``.
+    alpha_selection_ : pandas.DataFrame
+        With ``alpha="auto"``: the measures of each candidate alpha.
     """
 
     def __init__(
@@ -231,7 +238,8 @@ class BCNMF(BaseEstimator):
 
     def _check_params(self) -> np.dtype:
         dtype = check_common_params(self, ("contrastive",) + INIT_METHODS)
-        check_positive(self.alpha, "alpha", allow_zero=True)
+        if not (isinstance(self.alpha, str) and self.alpha == "auto"):
+            check_positive(self.alpha, "alpha", allow_zero=True)
         check_positive(self.damping, "damping", upper=1.0)
         check_positive(self.offset, "offset")
         check_solver(self)
@@ -305,6 +313,7 @@ class BCNMF(BaseEstimator):
             k = automatic_rank(self, Xt, Xb, solver=solver)
         else:
             k = check_n_components(self.n_components, Xt.shape[0], Xt.shape[1], name="X_target")
+        requested_alpha = automatic_alpha(self, Xt, Xb, k, solver=solver) if self.alpha == "auto" else self.alpha
         H_custom = self._custom_loadings(H, k, Xt.shape[1], dtype)
         if solver == "mu":
             warn_empty_columns([Xt, Xb], "X_target and X_background together")
@@ -328,7 +337,7 @@ class BCNMF(BaseEstimator):
             return self._run_blocks((t, b), (sample_t, sample_b), H0, alpha, start, solver, offset=offset, caps=caps)
 
         failures: list[str] = []
-        for alpha in self._alpha_schedule():
+        for alpha in _alpha_schedule(requested_alpha):
             try:
                 best, objectives = best_restart(self.n_init, lambda s: run_start(alpha, s))
             except NonFiniteError as err:
@@ -346,7 +355,7 @@ class BCNMF(BaseEstimator):
             )
         if failures:
             warnings.warn(
-                f"alpha={self.alpha:g} is too large for a stable fit ({failures[0]}); the largest alpha that "
+                f"alpha={requested_alpha:g} is too large for a stable fit ({failures[0]}); the largest alpha that "
                 f"worked was {alpha:g}, and the results are for alpha={alpha:g}. Choose alpha <= {alpha:g}, or "
                 "raise offset / lower damping.",
                 AlphaTooLargeWarning,
@@ -366,6 +375,8 @@ class BCNMF(BaseEstimator):
         """
         if not hasattr(self, "_online"):
             dtype = self._check_params()
+            if self.alpha == "auto":
+                raise ValueError("alpha='auto' refits the model many times and needs fit(); choose alpha for partial_fit.")
             Xt, names_t = check_matrix(X_target, "X_target", dtype, warn_empty="none")
             Xb, names_b = check_matrix(X_background, "X_background", dtype, warn_empty="none")
             check_same_features(Xt.shape, Xb.shape, names_t, names_b)
@@ -393,11 +404,6 @@ class BCNMF(BaseEstimator):
         self.target_usage_, self.background_usage_ = usages[0], usages[1]
         self.n_steps_ = self._online.n_steps
         return self
-
-    def _alpha_schedule(self) -> list[float]:
-        if self.alpha == 0:
-            return [0.0]
-        return [self.alpha / 2**i for i in range(ALPHA_BACKOFF_STEPS + 1)] + [0.0]
 
     def _offset(self, target_mean, background_mean, n_target: int, n_background: int, dtype) -> np.ndarray | None:
         if not self._make_loss(None).unbounded_at_zero:
@@ -567,6 +573,13 @@ class BCNMF(BaseEstimator):
         """Data reconstructed from usages: ``W @ components_`` (the count models' offset excluded)."""
         check_fitted(self)
         return np.asarray(W) @ self.components_
+
+
+def _alpha_schedule(alpha: float) -> list[float]:
+    """The contrast strengths tried in turn: ``alpha``, halved after each unstable fit, then 0."""
+    if alpha == 0:
+        return [0.0]
+    return [alpha / 2**i for i in range(ALPHA_BACKOFF_STEPS + 1)] + [0.0]
 
 
 def _row_totals_and_usages(X, H: np.ndarray, batch_size: int, loss=None, refit: dict | None = None):
