@@ -86,8 +86,10 @@ def _planted_counts(rng, genes, programs, n_cells, enriched):
     return rng.poisson(1500 * profile).astype(np.float32)
 
 
-def test_programs_planted_from_hallmark_sets_come_back_as_the_top_hits():
-    rng = np.random.default_rng(0)
+def hallmark_planted(seed: int = 0, n_cells: int = 300):
+    """Target and background counts (DataFrames over every hallmark gene) with three shared
+    programs on genes outside :data:`PLANTED` and two target programs on the genes of those sets."""
+    rng = np.random.default_rng(seed)
     hallmark = bundled("hallmark")
     genes = sorted({gene for genes in hallmark.values() for gene in genes})
     position = {gene: i for i, gene in enumerate(genes)}
@@ -100,8 +102,14 @@ def test_programs_planted_from_hallmark_sets_come_back_as_the_top_hits():
     for row, block in zip(shared, np.array_split(others[:1500], 3)):
         row[block] = rng.gamma(2.0, 1.0, block.size)
     programs = (shared / shared.sum(1, keepdims=True), planted / planted.sum(1, keepdims=True))
-    target = pd.DataFrame(_planted_counts(rng, genes, programs, 300, True), columns=genes)
-    background = pd.DataFrame(_planted_counts(rng, genes, programs, 300, False), columns=genes)
+    target = pd.DataFrame(_planted_counts(rng, genes, programs, n_cells, True), columns=genes)
+    background = pd.DataFrame(_planted_counts(rng, genes, programs, n_cells, False), columns=genes)
+    return target, background, programs[1]
+
+
+def test_programs_planted_from_hallmark_sets_come_back_as_the_top_hits():
+    target, background, _ = hallmark_planted()
+    genes = list(target.columns)
     model = BCNMF(5, n_enriched=2, alpha=0.0, random_state=0, max_iter=200).fit(target, background)
     loadings = pd.DataFrame(model.components_, index=[f"topic_{i}" for i in range(5)], columns=genes)
     table = enrich_topics(loadings, "hallmark")

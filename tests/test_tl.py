@@ -119,7 +119,7 @@ def test_selection_tables_are_kept(simulated):
     ("kwargs", "error", "message"),
     [
         ({"condition_key": "disease"}, ValueError, "condition_key='disease' is not a column of adata.obs"),
-        ({"target": "AD"}, ValueError, "target='AD' is not a value of obs\\['condition'\\] .*'MDD'"),
+        ({"target": "AD"}, ValueError, "target='AD': no cell has obs\\['condition'\\] == 'AD' .*'MDD'"),
         ({"background": "MDD"}, ValueError, "target and background share condition values"),
         ({"layer": "raw"}, ValueError, "layer='raw' is not in adata.layers"),
         ({"mask_var": "hvg"}, ValueError, "mask_var='hvg' is not a column of adata.var"),

@@ -119,8 +119,8 @@ def contrast_input(adata, condition_key: str | None, target, background, *, adat
             values = [str(v) for v in as_values(value, role)]
             missing = [v for v in values if v not in set(present)]
             if missing:
-                raise ValueError(f"{role}={missing[0]!r} is not a value of obs[{condition_key!r}] (values: "
-                                 f"{_listing(present)}).")
+                raise ValueError(f"{role}={missing[0]!r}: no cell has obs[{condition_key!r}] == {missing[0]!r} "
+                                 f"(values present: {_listing(present)}).")
             cells[role] = column.isin(values).to_numpy()
         if (cells["target"] & cells["background"]).any():
             raise ValueError("target and background share condition values; give each its own.")

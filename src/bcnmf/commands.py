@@ -1,0 +1,161 @@
+"""What each ``bcnmf`` subcommand does, given its parsed arguments (see :mod:`bcnmf.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from bcnmf import get, tl
+from bcnmf.io import read_input, write_atomic
+
+class CommandError(Exception):
+    """A problem with the command's input, reported as one line."""
+
+
+#: Genes per topic in the top-features table.
+TOP_FEATURES = 50
+
+
+def demo(args: argparse.Namespace) -> None:
+    if args.beta < 0:
+        raise CommandError(f"--beta {args.beta:g} must be >= 0.")
+    from bcnmf.demo import run_demo
+
+    run_demo(seed=args.seed, beta=args.beta)
+
+
+def fit(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    if out.suffix != ".h5ad":
+        raise CommandError(f"--out {args.out!r} must end in .h5ad.")
+    _check_contrast(args)
+    n_components, alpha = _number_or_auto(args.n_components, int, "-k"), _number_or_auto(args.alpha, float, "--alpha")
+    adata, background = _read(args)
+    tl.bcnmf(adata, args.condition_key, args.target, args.background, adata_background=background,
+             n_components=n_components, alpha=alpha, loss=args.loss, layer=args.layer,
+             mask_var=_mask_var(args.mask_var), n_enriched=args.n_enriched, max_iter=args.max_iter,
+             random_state=args.seed, verbose=not args.quiet)
+    tables = tables_folder(out, args.tables)
+    enrichment = adata.uns["bcnmf"]["enrichment"]
+    _write_csv(get.usages(adata), tables / "usages.csv")
+    _write_csv(get.loadings(adata).T, tables / "loadings.csv")
+    _write_csv(get.top_features(adata, n=TOP_FEATURES), tables / "top_features.csv", index=False)
+    _write_csv(enrichment, tables / "topic_enrichment.csv")
+    write_atomic(out, adata.write_h5ad)
+    enriched = list(enrichment.index[enrichment["label"] == "target-enriched"])
+    print(f"{adata.uns['bcnmf']['n_components']} topics, alpha={adata.uns['bcnmf']['alpha']:g}; target-enriched: "
+          f"{', '.join(enriched) if enriched else 'none'}")
+    print(f"wrote {out} and the tables in {tables}/")
+
+
+def enrich(args: argparse.Namespace) -> None:
+    import anndata as ad
+
+    result = _existing(args.result, "RESULT")
+    adata = ad.read_h5ad(result)
+    table = tl.enrich(adata, args.gene_sets, key=args.key, n_top=args.n_top)
+    out = Path(args.out) if args.out else tables_folder(result, None) / "gene_set_enrichment.csv"
+    _write_csv(table, out, index=False)
+    write_atomic(result, adata.write_h5ad)
+    best = table[table["q_value"] < 0.05].groupby("topic", sort=False).head(1)
+    for row in best.itertuples():
+        print(f"{row.topic}: {row.gene_set} ({row.collection}, {row.test}, q={row.q_value:.2g})")
+    print(f"wrote {out} and updated {result}")
+
+
+def report(args: argparse.Namespace) -> None:
+    import anndata as ad
+
+    from bcnmf.report import write_report
+
+    result = _existing(args.result, "RESULT")
+    if not args.out.endswith((".html", ".htm")):
+        raise CommandError(f"-o {args.out!r} must end in .html.")
+    write_report(ad.read_h5ad(result), args.out, key=args.key)
+    print(f"wrote {args.out}")
+
+
+def select_k(args: argparse.Namespace) -> None:
+    adata, background = _read(args, contrast=args.condition_key is not None or args.background_input is not None)
+    contrast = {} if args.condition_key is None and background is None else {"alpha": args.alpha}
+    tl.select_k(adata, args.condition_key, args.target, args.background, adata_background=background,
+                candidates=args.candidates, n_restarts=args.restarts, layer=args.layer,
+                mask_var=_mask_var(args.mask_var), loss=args.loss, max_iter=args.max_iter, random_state=args.seed,
+                **({"n_enriched": args.n_enriched} if args.n_enriched else {}), **contrast)
+    _report_selection(adata, "k", args)
+
+
+def select_alpha(args: argparse.Namespace) -> None:
+    _check_contrast(args)
+    n_components = _number_or_auto(args.n_components, int, "-k", allow_auto=False)
+    adata, background = _read(args)
+    tl.select_alpha(adata, args.condition_key, args.target, args.background, adata_background=background,
+                    n_components=n_components, n_restarts=args.restarts, layer=args.layer,
+                    mask_var=_mask_var(args.mask_var), loss=args.loss, max_iter=args.max_iter, random_state=args.seed,
+                    **({"alphas": args.alphas} if args.alphas else {}),
+                    **({"n_enriched": args.n_enriched} if args.n_enriched else {}))
+    _report_selection(adata, "alpha", args)
+
+
+def tables_folder(out: str | Path, tables: str | None) -> Path:
+    """Where the CSV tables of a result go: ``tables``, or the output path without ``.h5ad`` plus
+    ``_tables``."""
+    out = Path(out)
+    return Path(tables) if tables else out.with_name(out.name.removesuffix(".h5ad") + "_tables")
+
+
+def _report_selection(adata, which: str, args: argparse.Namespace) -> None:
+    selection = adata.uns[f"bcnmf_select_{which}"]
+    print(selection["table"].round(4).to_string())
+    print(f"recommended {which}: {selection['recommended']:g}")
+    if args.out:
+        _write_csv(selection["table"], Path(args.out))
+    if args.plot:
+        from bcnmf import pl
+
+        write_atomic(args.plot, lambda path: pl.selection(adata, which=which, save=path, show=False))
+
+
+def _check_contrast(args: argparse.Namespace) -> None:
+    if args.background_input is not None:
+        if args.condition_key or args.target or args.background:
+            raise CommandError("--background-input makes every cell of INPUT target; leave out --condition-key, "
+                               "--target and --background.")
+    elif not (args.condition_key and args.target and args.background):
+        raise CommandError("give --condition-key with --target and --background, or the background cells as "
+                           "--background-input.")
+
+
+def _read(args: argparse.Namespace, contrast: bool = True):
+    if contrast:
+        _check_contrast(args)
+    adata = read_input(_existing(args.input, "INPUT"), args.metadata)
+    background = read_input(_existing(args.background_input, "--background-input")) if args.background_input else None
+    return adata, background
+
+
+def _existing(path: str, name: str) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise CommandError(f"{name} {str(path)!r} does not exist.")
+    return path
+
+
+def _number_or_auto(value: str, kind, option: str, allow_auto: bool = True):
+    if allow_auto and value == "auto":
+        return "auto"
+    try:
+        return kind(value)
+    except ValueError:
+        expected = "a whole number" if kind is int else "a number"
+        raise CommandError(f"{option} {value!r} must be {expected}" + (" or 'auto'." if allow_auto else ".")) from None
+
+
+def _mask_var(value: str):
+    return None if value.lower() == "none" else value
+
+
+def _write_csv(table: pd.DataFrame, path: Path, index: bool = True) -> None:
+    write_atomic(path, lambda temporary: table.to_csv(temporary, index=index))
