@@ -94,11 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
         "  bcnmf fit cells.h5ad --condition-key condition --target MDD --background Control -k 10 --out result.h5ad\n"
         "  bcnmf fit counts/ --metadata cells.csv --condition-key group --target treated --background control \\\n"
         "      -k auto --alpha auto --loss nb --out result.h5ad\n"
-        "  bcnmf fit treated.h5ad --background-input control.h5ad -k 8 --out result.h5ad")
+        "  bcnmf fit treated.h5ad --background-input control.h5ad -k 8 --out result.h5ad --checkpoint fit.ckpt\n"
+        "      (if killed, the same command with --resume goes on from the last save)")
     _add_data_arguments(fit)
     _add_model_arguments(fit)
     fit.add_argument("--out", required=True, metavar="PATH", help="output .h5ad")
     fit.add_argument("--tables", metavar="DIR", help="folder of the CSV tables (default: OUT without .h5ad + '_tables')")
+    fit.add_argument("--tol", type=float, default=1e-4, help="stop when the objective changes less than this (default 1e-4)")
+    fit.add_argument("--checkpoint", metavar="PATH", help="save the fit's state here every --checkpoint-every iterations")
+    fit.add_argument("--checkpoint-every", type=int, default=50, metavar="N", help="iterations between saves (default 50)")
+    fit.add_argument("--resume", action="store_true", help="go on from --checkpoint where a killed run stopped")
 
     enrich = commands.add_parser(
         "enrich", help="gene-set enrichment of the topics of a result (offline)", formatter_class=_formatter,

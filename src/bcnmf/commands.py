@@ -31,12 +31,14 @@ def fit(args: argparse.Namespace) -> None:
     if out.suffix != ".h5ad":
         raise CommandError(f"--out {args.out!r} must end in .h5ad.")
     _check_contrast(args)
+    _check_checkpoint(args)
     n_components, alpha = _number_or_auto(args.n_components, int, "-k"), _number_or_auto(args.alpha, float, "--alpha")
     adata, background = _read(args)
     tl.bcnmf(adata, args.condition_key, args.target, args.background, adata_background=background,
              n_components=n_components, alpha=alpha, loss=args.loss, layer=args.layer,
-             mask_var=_mask_var(args.mask_var), n_enriched=args.n_enriched, max_iter=args.max_iter,
-             random_state=args.seed, verbose=not args.quiet)
+             mask_var=_mask_var(args.mask_var), n_enriched=args.n_enriched, max_iter=args.max_iter, tol=args.tol,
+             random_state=args.seed, verbose=not args.quiet, checkpoint=args.checkpoint,
+             checkpoint_every=args.checkpoint_every)
     tables = tables_folder(out, args.tables)
     enrichment = adata.uns["bcnmf"]["enrichment"]
     _write_csv(get.usages(adata), tables / "usages.csv")
@@ -44,6 +46,8 @@ def fit(args: argparse.Namespace) -> None:
     _write_csv(get.top_features(adata, n=TOP_FEATURES), tables / "top_features.csv", index=False)
     _write_csv(enrichment, tables / "topic_enrichment.csv")
     write_atomic(out, adata.write_h5ad)
+    if args.checkpoint:
+        Path(args.checkpoint).unlink(missing_ok=True)  # the result is written; nothing is left to resume
     enriched = list(enrichment.index[enrichment["label"] == "target-enriched"])
     print(f"{adata.uns['bcnmf']['n_components']} topics, alpha={adata.uns['bcnmf']['alpha']:g}; target-enriched: "
           f"{', '.join(enriched) if enriched else 'none'}")
@@ -126,6 +130,17 @@ def _check_contrast(args: argparse.Namespace) -> None:
     elif not (args.condition_key and args.target and args.background):
         raise CommandError("give --condition-key with --target and --background, or the background cells as "
                            "--background-input.")
+
+
+def _check_checkpoint(args: argparse.Namespace) -> None:
+    if args.resume and not args.checkpoint:
+        raise CommandError("--resume needs --checkpoint PATH, the file the killed run saved to.")
+    if args.checkpoint:
+        exists = Path(args.checkpoint).exists()
+        if args.resume and not exists:
+            raise CommandError(f"--resume: checkpoint {args.checkpoint!r} does not exist; nothing to resume.")
+        if exists and not args.resume:
+            raise CommandError(f"checkpoint {args.checkpoint!r} exists; add --resume to go on from it, or remove it.")
 
 
 def _read(args: argparse.Namespace, contrast: bool = True):

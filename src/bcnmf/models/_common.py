@@ -61,7 +61,7 @@ AUTO_RANK_ALPHA = 1.0
 #: Restarts per alpha of ``alpha="auto"``.
 AUTO_ALPHA_RESTARTS = 3
 #: Parameters that rank and alpha selection set themselves, or that do not change a fit.
-_SET_BY_SELECTION = ("n_components", "random_state", "init", "n_init", "verbose")
+_SET_BY_SELECTION = ("n_components", "random_state", "init", "n_init", "verbose", "checkpoint", "checkpoint_every")
 
 
 def automatic_rank(estimator, X, X_background=None, *, solver: str) -> int:

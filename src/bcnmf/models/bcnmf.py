@@ -9,6 +9,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -16,6 +17,7 @@ from sklearn.utils import check_random_state
 
 from bcnmf.backend import column_sums, max_row_total
 from bcnmf.backend.blocks import RowSource
+from bcnmf.checkpoint import Checkpoint, fingerprint
 from bcnmf.engine import Penalty, Term
 from bcnmf.init import DETERMINISTIC_INITS, INIT_METHODS, contrastive_loadings, initialize
 from bcnmf.losses import make_loss
@@ -163,6 +165,15 @@ class BCNMF(BaseEstimator):
         explain the background: ``D(X_t | W_t H) + D(X_b | W_bs H_s) - alpha * min D(X_b | W_be H_e)``.
         None (default) is plain bcNMF.
     verbose : bool
+        Show a progress bar per fit.
+    checkpoint : str or path, optional
+        Save the fit's state to this file every ``checkpoint_every`` iterations (at the next
+        objective evaluation), and go on from the state saved there when it holds one for this
+        data and these parameters: a killed fit, started again the same way, ends as an
+        uninterrupted one would. Restarts and alpha back-offs before the saved one are run again.
+        Needs ``solver="mu"``; selection fits (``"auto"``) do not save.
+    checkpoint_every : int
+        Iterations between saves.
 
     Attributes
     ----------
@@ -213,6 +224,8 @@ class BCNMF(BaseEstimator):
         forget_factor: float = 0.7,
         n_enriched: int | None = None,
         verbose: bool = False,
+        checkpoint: str | None = None,
+        checkpoint_every: int = 50,
     ) -> None:
         self.n_components = n_components
         self.alpha = alpha
@@ -233,6 +246,8 @@ class BCNMF(BaseEstimator):
         self.forget_factor = forget_factor
         self.n_enriched = n_enriched
         self.verbose = verbose
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
 
     # -- checks -----------------------------------------------------------------------------------
 
@@ -243,6 +258,9 @@ class BCNMF(BaseEstimator):
         check_positive(self.damping, "damping", upper=1.0)
         check_positive(self.offset, "offset")
         check_solver(self)
+        if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, numbers.Integral) \
+                or self.checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every={self.checkpoint_every!r} must be a positive integer.")
         if self.n_enriched is not None:
             if self.n_components == "auto":
                 raise ValueError("n_components='auto' chooses the number of bcNMF topics; with n_enriched set, "
@@ -317,6 +335,8 @@ class BCNMF(BaseEstimator):
         H_custom = self._custom_loadings(H, k, Xt.shape[1], dtype)
         if solver == "mu":
             warn_empty_columns([Xt, Xb], "X_target and X_background together")
+        checkpoint = self._checkpoint(solver, [Xt, Xb] + [p for p in (left_out_t, left_out_b) if p is not None]
+                                      if solver == "mu" else [])
         offset = self._offset(target_mean, background_mean, Xt.shape[0], Xb.shape[0], dtype)
         caps = self._total_caps(target_mean, background_mean, offset, (Xt.shape[0], Xb.shape[0]), dtype)
         generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -333,7 +353,7 @@ class BCNMF(BaseEstimator):
             H0 = starts.get(start)[0]
             if solver == "mu":
                 return self._run_start((Xt, Xb), H0, alpha, start, offset=offset, caps=caps,
-                                       left_out=(left_out_t, left_out_b))
+                                       left_out=(left_out_t, left_out_b), checkpoint=checkpoint)
             return self._run_blocks((t, b), (sample_t, sample_b), H0, alpha, start, solver, offset=offset, caps=caps)
 
         failures: list[str] = []
@@ -462,7 +482,17 @@ class BCNMF(BaseEstimator):
         shared = np.arange(k) < k - self.n_enriched
         return [TermSpec(0, 1.0), TermSpec(1, 1.0, shared)] + ([TermSpec(1, -alpha, ~shared)] if alpha > 0 else [])
 
-    def _run_start(self, data, H0, alpha, start, *, offset, caps, left_out):
+    def _checkpoint(self, solver: str, datasets: list) -> Checkpoint | None:
+        """The checkpoint of this fit (``checkpoint=``), fingerprinted by the data and parameters."""
+        if self.checkpoint is None:
+            return None
+        if solver != "mu":
+            raise ValueError("checkpoint= needs the data in memory (solver='mu'); the block schedules do not save "
+                             "their state.")
+        params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint", "checkpoint_every", "verbose")}
+        return Checkpoint(Path(self.checkpoint), self.checkpoint_every, fingerprint(datasets, params))
+
+    def _run_start(self, data, H0, alpha, start, *, offset, caps, left_out, checkpoint=None):
         H = unit_rows(H0)
         specs = self._model_terms(H.shape[0], alpha)
         terms = self._warm_terms(data, specs, H, offset, left_out)
@@ -472,6 +502,7 @@ class BCNMF(BaseEstimator):
             [terms[i] for i in shaping], H, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
             damping=self.damping, normalize=True, total_caps=None if caps is None else [caps[specs[i].dataset] for i in shaping],
             verbose=self.verbose, description=f"{type(self).__name__} alpha={alpha:g} start {start + 1}/{self.n_init}",
+            checkpoint=checkpoint,
         )
         for spec, term in zip(specs, terms):
             if term.weight == 0:

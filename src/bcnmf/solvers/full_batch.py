@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bcnmf.checkpoint import Checkpoint, loss_state, restore_loss
 from bcnmf.engine import (
     Penalty,
     Term,
@@ -54,6 +55,7 @@ def run_multiplicative_updates(
     total_caps: list[np.ndarray] | None = None,
     verbose: bool = False,
     description: str = "fit",
+    checkpoint: Checkpoint | None = None,
 ) -> FitResult:
     """Iterate multiplicative updates until the objective's relative change is below ``tol``.
 
@@ -86,22 +88,38 @@ def run_multiplicative_updates(
     verbose : bool
         Show a progress bar.
     description : str
-        Label of the progress bar.
+        Label of the progress bar; also names the run in a checkpoint.
+    checkpoint : Checkpoint, optional
+        Save the state at the first objective evaluation ``checkpoint.every`` iterations after the
+        last save, and start from the saved state of this run when the file holds one.
 
     Raises
     ------
     NonFiniteError
         When a factor or the objective stops being finite.
     """
-    for term in terms:
-        term.loss.fit_nuisance(term.X, term.W, H)
-    current, scale, divergences = objective(terms, H, H_penalty)
-    curve, iterations = [current], [0]
-    term_curves = [[d] for d in divergences]
+    saved = None if checkpoint is None else checkpoint.load(description)
+    if saved is None:
+        for term in terms:
+            term.loss.fit_nuisance(term.X, term.W, H)
+        current, scale, divergences = objective(terms, H, H_penalty)
+        curve, iterations = [current], [0]
+        term_curves = [[d] for d in divergences]
+        first = 1
+    else:
+        H[...] = saved["H"]
+        for term, W, state in zip(terms, saved["W"], saved["losses"]):
+            term.W[...] = W
+            restore_loss(term.loss, state)
+        curve, iterations, term_curves, scale = saved["curve"], saved["iterations"], saved["term_curves"], saved["scale"]
+        current = curve[-1]
+        first = iterations[-1] + 1
+    last_saved = first - 1
     converged = False
-    n_iter = 0
+    n_iter = first - 1
     with progress_bar(total=max_iter, desc=description, disable=not verbose) as bar:
-        for n_iter in range(1, max_iter + 1):
+        bar.update(n_iter)
+        for n_iter in range(first, max_iter + 1):
             parts = [usage_step(term, H, loadings_parts=update_H) for term in terms]
             if update_H:
                 update_loadings(terms, H, H_penalty, damping, parts)
@@ -126,5 +144,10 @@ def run_multiplicative_updates(
             if tol > 0 and abs(previous - current) <= tol * max(scale, np.finfo(np.float64).tiny):
                 converged = True
                 break
+            if checkpoint is not None and n_iter - last_saved >= checkpoint.every:
+                checkpoint.save(description, {"H": H, "W": [term.W for term in terms], "scale": scale,
+                                              "losses": [loss_state(term.loss) for term in terms], "curve": curve,
+                                              "iterations": iterations, "term_curves": term_curves})
+                last_saved = n_iter
     return FitResult(H=H, n_iter=n_iter, converged=converged, objective=current,
                      objective_curve=curve, iterations=iterations, term_curves=term_curves)
