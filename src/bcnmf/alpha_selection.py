@@ -46,6 +46,7 @@ from bcnmf.rank_selection import (
     prepare_refits,
     restart_fits,
 )
+from bcnmf.progress import progress_bar
 from bcnmf.validation import check_n_components, check_positive
 
 #: The alpha grid of ``alpha="auto"`` and :func:`select_alpha`.
@@ -73,7 +74,8 @@ class AlphaSelection:
 
 
 def select_alpha(X_target, X_background, alphas: Iterable[float] = DEFAULT_ALPHAS, *, n_components: int,
-                 n_restarts: int = 3, heldout_fraction: float = 0.1, random_state=None, **params) -> AlphaSelection:
+                 n_restarts: int = 3, heldout_fraction: float = 0.1, random_state=None, verbose: bool = False,
+                 **params) -> AlphaSelection:
     """Fit bcNMF along a grid of contrast strengths and recommend one.
 
     Parameters
@@ -90,6 +92,8 @@ def select_alpha(X_target, X_background, alphas: Iterable[float] = DEFAULT_ALPHA
     heldout_fraction : float
         Fraction of the entries of each dataset that each fit leaves out, in [0, 0.5).
     random_state : int, Generator or None
+    verbose : bool
+        Show a progress bar over the fits.
     **params
         Passed to :class:`~bcnmf.BCNMF` (``loss``, ``max_iter``, ``n_enriched``, ...).
 
@@ -104,22 +108,28 @@ def select_alpha(X_target, X_background, alphas: Iterable[float] = DEFAULT_ALPHA
     X, background, generator, keep = prepare_refits(X_target, X_background, random_state, params)
     k = check_n_components(n_components, X.shape[0], X.shape[1], name="X_target")
     rows = []
-    for alpha in alphas:
-        fits = restart_fits(X, background, k, n_restarts, heldout_fraction, generator, {**params, "alpha": alpha})
-        labels = [fit.model.enrichment_["label"] for fit in fits]
-        rows.append({
-            "alpha": alpha,
-            "alpha_used": min(float(fit.model.alpha_) for fit in fits),
-            **agreement(fits, keep),
-            "n_enriched": int(np.floor(np.median([(label == "target-enriched").sum() for label in labels]))),
-            "top_log2_fold_change": float(np.median([fit.model.enrichment_["log2_fold_change"].max() for fit in fits])),
-            "heldout_target": mean_present([fit.heldout_target for fit in fits]),
-            "heldout_background": mean_present([fit.heldout_background for fit in fits]),
-        })
+    with progress_bar(len(alphas) * n_restarts, "choosing alpha", disable=not verbose) as bar:
+        for alpha in alphas:
+            fits = restart_fits(X, background, k, n_restarts, heldout_fraction, generator, {**params, "alpha": alpha},
+                                bar)
+            rows.append({"alpha": alpha, **_alpha_measures(fits, keep)})
     table = pd.DataFrame(rows).set_index("alpha")
     table["stable"] = ((table["alpha_used"] == table.index) & (table["cophenetic"] >= MIN_COPHENETIC)
                        & (table["min_silhouette"] >= MIN_SILHOUETTE))
     return AlphaSelection(table=table, recommended=_recommend(table))
+
+
+def _alpha_measures(fits, keep) -> dict:
+    """The table's measures of one alpha's restarts."""
+    enrichments = [fit.model.enrichment_ for fit in fits]
+    return {
+        "alpha_used": min(float(fit.model.alpha_) for fit in fits),
+        **agreement(fits, keep),
+        "n_enriched": int(np.floor(np.median([(e["label"] == "target-enriched").sum() for e in enrichments]))),
+        "top_log2_fold_change": float(np.median([e["log2_fold_change"].max() for e in enrichments])),
+        "heldout_target": mean_present([fit.heldout_target for fit in fits]),
+        "heldout_background": mean_present([fit.heldout_background for fit in fits]),
+    }
 
 
 def _recommend(table: pd.DataFrame) -> float:

@@ -87,7 +87,7 @@ def select_k(args: argparse.Namespace) -> None:
     tl.select_k(adata, args.condition_key, args.target, args.background, adata_background=background,
                 candidates=args.candidates, n_restarts=args.restarts, layer=args.layer,
                 mask_var=_mask_var(args.mask_var), loss=args.loss, max_iter=args.max_iter, random_state=args.seed,
-                **({"n_enriched": args.n_enriched} if args.n_enriched else {}), **contrast)
+                verbose=not args.quiet, **({"n_enriched": args.n_enriched} if args.n_enriched else {}), **contrast)
     _report_selection(adata, "k", args)
 
 
@@ -98,7 +98,7 @@ def select_alpha(args: argparse.Namespace) -> None:
     tl.select_alpha(adata, args.condition_key, args.target, args.background, adata_background=background,
                     n_components=n_components, n_restarts=args.restarts, layer=args.layer,
                     mask_var=_mask_var(args.mask_var), loss=args.loss, max_iter=args.max_iter, random_state=args.seed,
-                    **({"alphas": args.alphas} if args.alphas else {}),
+                    verbose=not args.quiet, **({"alphas": args.alphas} if args.alphas else {}),
                     **({"n_enriched": args.n_enriched} if args.n_enriched else {}))
     _report_selection(adata, "alpha", args)
 

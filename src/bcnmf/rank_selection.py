@@ -42,6 +42,7 @@ from bcnmf.init import perturb
 from bcnmf.losses import make_loss
 from bcnmf.losses.held_out import divergence_at
 from bcnmf.models import BCNMF, NMF
+from bcnmf.progress import progress_bar
 from bcnmf.validation import check_matrix
 
 #: Thresholds of the recommendation.
@@ -131,7 +132,8 @@ def topic_silhouettes(loadings: list[np.ndarray], n_rounds: int = 10) -> np.ndar
 
 
 def select_n_components(X, candidates: Iterable[int] = range(2, 9), *, X_background=None, n_restarts: int = 10,
-                        heldout_fraction: float = 0.1, random_state=None, **params) -> RankSelection:
+                        heldout_fraction: float = 0.1, random_state=None, verbose: bool = False,
+                        **params) -> RankSelection:
     """Measure consensus and stability over restarts for each candidate number of topics.
 
     Parameters
@@ -149,6 +151,8 @@ def select_n_components(X, candidates: Iterable[int] = range(2, 9), *, X_backgro
         Fraction of entries each fit leaves out for the held-out loss, in [0, 0.5); 0 fits every
         entry and reports no held-out loss.
     random_state : int, Generator or None
+    verbose : bool
+        Show a progress bar over the fits.
     **params
         Passed to the estimator (``loss``, ``alpha``, ``max_iter``, ...).
 
@@ -162,11 +166,12 @@ def select_n_components(X, candidates: Iterable[int] = range(2, 9), *, X_backgro
     check_restart_settings(n_restarts, heldout_fraction, params, "select_n_components", ("n_components",))
     X, background, generator, keep = prepare_refits(X, X_background, random_state, params)
     rows = []
-    for k in candidates:
-        fits = restart_fits(X, background, k, n_restarts, heldout_fraction, generator, params)
-        rows.append({"k": k, **agreement(fits, keep),
-                     "reconstruction_err": float(np.mean([fit.model.reconstruction_err_ for fit in fits])),
-                     "heldout_loss": mean_present([fit.heldout_target for fit in fits])})
+    with progress_bar(len(candidates) * n_restarts, "choosing k", disable=not verbose) as bar:
+        for k in candidates:
+            fits = restart_fits(X, background, k, n_restarts, heldout_fraction, generator, params, bar)
+            rows.append({"k": k, **agreement(fits, keep),
+                         "reconstruction_err": float(np.mean([fit.model.reconstruction_err_ for fit in fits])),
+                         "heldout_loss": mean_present([fit.heldout_target for fit in fits])})
     table = pd.DataFrame(rows).set_index("k")
     passing = table[(table["cophenetic"] >= MIN_COPHENETIC) & (table["min_silhouette"] >= MIN_SILHOUETTE)]
     recommended = int(passing.index.max()) if len(passing) else int(table["cophenetic"].idxmax())
@@ -208,12 +213,13 @@ def prepare_refits(X, X_background, random_state, params: dict):
 
 
 def restart_fits(X, background, k: int, n_restarts: int, heldout_fraction: float, generator: np.random.Generator,
-                 params: dict) -> list[Refit]:
+                 params: dict, bar=None) -> list[Refit]:
     """Fit ``k`` topics ``n_restarts`` times, each leaving out its own random ``heldout_fraction``
     of the entries (of both datasets for bcNMF, so that their balance in the objective stays).
 
     NMF restarts from random starts; bcNMF restarts jitter the estimator's own (deterministic)
-    start, so that every restart begins near the start a single fit would use.
+    start, so that every restart begins near the start a single fit would use. ``bar``, a
+    progress bar, advances by one per fit.
     """
     dtype = X.dtype
     start = None if background is None else BCNMF(k, **params)._starting_loadings(X, background, k, generator, dtype)
@@ -239,6 +245,8 @@ def restart_fits(X, background, k: int, n_restarts: int, heldout_fraction: float
                 heldout_b = float(divergence_at(loss, background, left_out_b, model.background_usage_,
                                                 model.components_).mean())
         fits.append(Refit(model, usages, heldout_t, heldout_b))
+        if bar is not None:
+            bar.update(1)
     return fits
 
 

@@ -85,7 +85,7 @@ def automatic_rank(estimator, X, X_background=None, *, solver: str) -> int:
     if params.get("alpha") == "auto":
         params["alpha"] = AUTO_RANK_ALPHA
     result = select_n_components(X, candidates, X_background=X_background, n_restarts=AUTO_RESTARTS,
-                                 random_state=estimator.random_state, **params)
+                                 random_state=estimator.random_state, verbose=estimator.verbose, **params)
     estimator.rank_selection_ = result.table
     return result.recommended
 
@@ -102,7 +102,8 @@ def automatic_alpha(estimator, X_target, X_background, n_components: int, *, sol
     params = _selection_params(estimator)
     del params["alpha"]
     result = select_alpha(X_target, X_background, DEFAULT_ALPHAS, n_components=n_components,
-                          n_restarts=AUTO_ALPHA_RESTARTS, random_state=estimator.random_state, **params)
+                          n_restarts=AUTO_ALPHA_RESTARTS, random_state=estimator.random_state,
+                          verbose=estimator.verbose, **params)
     estimator.alpha_selection_ = result.table
     return result.recommended
 
