@@ -72,6 +72,12 @@ def _add_model_arguments(parser: argparse.ArgumentParser, *, rank: bool = True, 
     model.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _add_selection_outputs(parser: argparse.ArgumentParser, *, restarts: int, per: str) -> None:
+    parser.add_argument("--restarts", type=int, default=restarts, help=f"fits per {per} (default {restarts})")
+    parser.add_argument("--out", metavar="CSV", help="write the table here")
+    parser.add_argument("--plot", metavar="PNG", help="draw the curves here")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bcnmf", description=DESCRIPTION, epilog=EPILOG, formatter_class=_formatter)
     parser.add_argument("--version", action="version", version=f"bcnmf {__version__}")
@@ -137,9 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(select_k, rank=False, alpha="number")
     select_k.add_argument("--candidates", nargs="+", type=int, default=list(range(2, 11)), metavar="K",
                           help="numbers of topics to try (default 2 to 10)")
-    select_k.add_argument("--restarts", type=int, default=5, help="fits per candidate (default 5)")
-    select_k.add_argument("--out", metavar="CSV", help="write the table here")
-    select_k.add_argument("--plot", metavar="PNG", help="draw the curves here")
+    _add_selection_outputs(select_k, restarts=5, per="candidate")
 
     select_alpha = commands.add_parser(
         "select-alpha", help="choose the contrast strength alpha", formatter_class=_formatter,
@@ -150,9 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(select_alpha)
     _add_model_arguments(select_alpha, alpha=None)
     select_alpha.add_argument("--alphas", nargs="+", type=float, metavar="A", help="grid (default 0.25 to 8)")
-    select_alpha.add_argument("--restarts", type=int, default=3, help="fits per alpha (default 3)")
-    select_alpha.add_argument("--out", metavar="CSV", help="write the table here")
-    select_alpha.add_argument("--plot", metavar="PNG", help="draw the curves here")
+    _add_selection_outputs(select_alpha, restarts=3, per="alpha")
     return parser
 
 
