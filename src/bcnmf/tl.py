@@ -77,7 +77,7 @@ def bcnmf(adata, condition_key: str | None = None, target=None, background=None,
             usages[others] = model.transform(X[:, data.var_mask] if not data.var_mask.all() else X)
     results = {
         "params": _params(model, condition_key=condition_key, target=target, background=background, layer=layer,
-                          mask_var=mask_var if isinstance(mask_var, str) else None, method="bcnmf"),
+                          mask_var=_mask_name(adata, mask_var), method="bcnmf"),
         "topic_names": np.asarray(names, dtype=object),
         "var_mask": data.var_mask,
         "objective": np.asarray(model.objective_curve_, dtype=np.float64),
@@ -111,7 +111,7 @@ def nmf(adata, n_components: int | str = 10, *, loss: str = "frobenius", layer: 
     model = NMF(n_components, loss=loss, random_state=random_state, **kwargs)
     usages = model.fit_transform(X if var_mask.all() else X[:, var_mask])
     results = {
-        "params": _params(model, layer=layer, mask_var=mask_var if isinstance(mask_var, str) else None, method="nmf"),
+        "params": _params(model, layer=layer, mask_var=_mask_name(adata, mask_var), method="nmf"),
         "topic_names": np.asarray([f"topic_{i}" for i in range(model.n_components_)], dtype=object),
         "var_mask": var_mask,
         "objective": np.asarray(model.loss_curve_, dtype=np.float64),
@@ -186,6 +186,11 @@ def _write(adata, key: str, usages: np.ndarray, components: np.ndarray, var_mask
     adata.obsm[f"X_{key}"] = np.asarray(usages, dtype=np.float64)
     adata.varm[f"{key}_loadings"] = loadings
     adata.uns[key] = results
+
+
+def _mask_name(adata, mask_var) -> str | None:
+    """The ``var`` column the features were chosen by, or None (all features, or an array)."""
+    return mask_var if isinstance(mask_var, str) and mask_var in adata.var.columns else None
 
 
 def _params(model, **extra) -> dict:
