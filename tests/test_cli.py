@@ -29,3 +29,10 @@ def test_bad_arguments_exit_non_zero_without_traceback():
     result = subprocess.run([sys.executable, "-m", "bcnmf.cli", "demo", "--beta", "-2"], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip() == "bcnmf demo: error: --beta -2 must be >= 0." and "Traceback" not in result.stderr
+
+
+def test_benchmark_runs_the_checkout_script(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["benchmark", "quality", "--help"])
+    assert stop.value.code == 0
+    assert "usage: bench_quality.py" in capsys.readouterr().out

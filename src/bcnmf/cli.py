@@ -155,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(select_alpha, alpha=None)
     select_alpha.add_argument("--alphas", nargs="+", type=float, metavar="A", help="grid (default 0.25 to 8)")
     _add_selection_outputs(select_alpha, restarts=3, per="alpha")
+    benchmark = commands.add_parser(
+        "benchmark", help="run a benchmark of a source checkout (quality, speed, minibatch)", formatter_class=_formatter,
+        description="Run benchmarks/bench_<NAME>.py of the source checkout bcnmf is installed from; the options "
+        "after NAME go to the benchmark (for example --write to update its Markdown file).",
+        epilog="examples:\n  bcnmf benchmark quality --write\n  bcnmf benchmark quality --auto-seeds 1")
+    benchmark.add_argument("name", choices=["quality", "speed", "minibatch"], help="which benchmark")
+    benchmark.add_argument("options", nargs=argparse.REMAINDER, help="passed to the benchmark")
     return parser
 
 

@@ -103,6 +103,22 @@ def select_alpha(args: argparse.Namespace) -> None:
     _report_selection(adata, "alpha", args)
 
 
+def benchmark(args: argparse.Namespace) -> None:
+    import runpy
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / f"bench_{args.name}.py"
+    if not script.is_file():
+        raise CommandError(f"{script} is not there: benchmarks run from a source checkout (git clone, then "
+                           "pip install -e .).")
+    argv = sys.argv
+    sys.argv = [str(script), *args.options]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+
+
 def tables_folder(out: str | Path, tables: str | None) -> Path:
     """Where the CSV tables of a result go: ``tables``, or the output path without ``.h5ad`` plus
     ``_tables``."""
