@@ -7,14 +7,19 @@ Datasets: the planted simulation (``simulate_contrastive``) at shared-program st
 mice as target; 5 seeds). Methods: bcNMF with fixed settings and with the number of topics and
 the contrast strength chosen by the library, disentangled topics, plain NMF of the target, PCA
 and contrastive PCA. Scores: ARI and NMI of KMeans clusters (n_init = 10) of the target's usages
-(rows scaled to unit length) or of its PCA/cPCA coordinates, against the true subgroups. ``--write`` writes
-``benchmarks/QUALITY.md``. ``--auto-seeds N`` runs the automatic fits (k: 45 extra fits, alpha: 18)
-on the first N seeds only.
+(rows scaled to unit length) or of its PCA/cPCA coordinates, against the true subgroups. Rank
+selection on Golub's leukaemia data (Debian's r-cran-nmf, fetched here with ``apt-get download``
+and read with ``rdata``: ``pip install -e ".[bench]"``). ``--write`` writes
+``benchmarks/QUALITY.md``. ``--auto-seeds N`` runs the automatic fits (k: 45 extra fits, alpha:
+18) on the first N seeds only.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
+import subprocess
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -28,6 +33,7 @@ from sklearn.preprocessing import normalize
 
 from bcnmf import BCNMF, NMF, ContrastivePCA
 from bcnmf.datasets import mice_protein, simulate_contrastive
+from bcnmf.rank_selection import select_n_components
 
 HERE = Path(__file__).resolve().parent
 BETAS = (0, 1, 2, 4, 8, 16)
@@ -107,11 +113,47 @@ def mice_datasets():
         yield "mice protein", seed, data.target.to_numpy(), data.background.to_numpy(), data.target_labels
 
 
+def golub_expression() -> np.ndarray | None:
+    """Golub's leukaemia data (38 samples x 5,000 genes) from Debian's r-cran-nmf, or None (with
+    the reason printed) when it cannot be fetched here. Needs apt-get and ``pip install rdata``."""
+    try:
+        import rdata
+    except ImportError:
+        print("esGolub skipped: pip install rdata (or the [bench] extra) to read it")
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            subprocess.run(["apt-get", "download", "r-cran-nmf"], cwd=folder, check=True, capture_output=True)
+            package = glob.glob(f"{folder}/r-cran-nmf_*.deb")[0]
+            subprocess.run(["dpkg-deb", "-x", package, f"{folder}/x"], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError, IndexError) as err:
+            print(f"esGolub skipped: could not fetch Debian's r-cran-nmf ({err})")
+            return None
+        path = glob.glob(f"{folder}/x/**/esGolub.rda", recursive=True)[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # rdata has no constructors for Bioconductor's classes
+            converted = rdata.conversion.convert(rdata.parser.parse_file(path))
+    return np.asarray(converted["esGolub"].assayData.frame["exprs"].values, dtype=np.float64).T
+
+
+def golub_rank_selection() -> pd.DataFrame | None:
+    """Brunet et al.'s rank selection on esGolub: KL NMF, k = 2..6, 10 restarts each."""
+    X = golub_expression()
+    if X is None:
+        return None
+    start = time.perf_counter()
+    result = select_n_components(X, range(2, 7), n_restarts=10, random_state=0, loss="kl", max_iter=1000)
+    table = result.table.assign(recommended=lambda t: t.index == result.recommended)
+    print(table.round(3).to_string())
+    print(f"esGolub: recommended k = {result.recommended} ({time.perf_counter() - start:.0f} s)")
+    return table
+
+
 def summary(results: pd.DataFrame) -> pd.DataFrame:
     return results.groupby(["dataset", "method"], sort=False)[["ari", "nmi", "seconds"]].mean().reset_index()
 
 
-def format_report(results: pd.DataFrame, auto_seeds: int) -> str:
+def format_report(results: pd.DataFrame, auto_seeds: int, golub: pd.DataFrame | None) -> str:
     table = summary(results)
     n_seeds = results.groupby(["dataset", "method"], sort=False)["seed"].nunique().to_numpy()
     lines = [
@@ -130,7 +172,22 @@ def format_report(results: pd.DataFrame, auto_seeds: int) -> str:
         *[f"| {r.dataset} | {r.method} | {n} | {r.ari:.3f} | {r.nmi:.3f} | {r.seconds:.1f} |"
           for r, n in zip(table.itertuples(), n_seeds)],
         "",
+        "## Rank selection on Golub's leukaemia data",
+        "",
     ]
+    if golub is None:
+        lines += ["Not run here (needs apt-get for Debian's r-cran-nmf and `pip install rdata`).", ""]
+    else:
+        lines += [
+            "esGolub (38 samples x 5,000 genes, Debian r-cran-nmf), KL NMF, 10 restarts per k "
+            "(`bcnmf.rank_selection.select_n_components`); Brunet et al. (2004) found k = 2 and 3 stable.",
+            "",
+            "| k | cophenetic | dispersion | smallest silhouette | held-out loss | recommended |",
+            "|---:|---:|---:|---:|---:|:---:|",
+            *[f"| {k} | {r.cophenetic:.3f} | {r.dispersion:.3f} | {r.min_silhouette:.3f} | {r.heldout_loss:.2f} | "
+              f"{'yes' if r.recommended else ''} |" for k, r in golub.iterrows()],
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -140,9 +197,10 @@ def main() -> None:
     parser.add_argument("--auto-seeds", type=int, default=max(len(SIMULATION_SEEDS), len(MICE_SEEDS)),
                         help="run the automatic fits on the first N seeds only")
     args = parser.parse_args()
+    golub = golub_rank_selection()
     results = pd.concat([run(mice_methods, mice_datasets(), args.auto_seeds),
                          run(simulation_methods, simulation_datasets(), args.auto_seeds)])
-    report = format_report(results, args.auto_seeds)
+    report = format_report(results, args.auto_seeds, golub)
     print(report)
     if args.write:
         (HERE / "QUALITY.md").write_text(report)
