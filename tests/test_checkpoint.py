@@ -15,7 +15,7 @@ from bcnmf import BCNMF
 from bcnmf.checkpoint import Checkpoint
 from bcnmf.cli import main
 from bcnmf.datasets import simulate_contrastive
-from tests.test_cli_workflow import write_cells
+from helpers import write_cells
 
 FIT = {"max_iter": 120, "tol": 0.0, "random_state": 0}
 

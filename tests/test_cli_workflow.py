@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -18,17 +17,7 @@ import scipy.sparse as sp
 
 from bcnmf.cli import main
 from bcnmf.io import read_input
-from tests.test_gene_set_enrichment import PLANTED, hallmark_planted
-
-
-def write_cells(path: Path, target: pd.DataFrame, background: pd.DataFrame) -> ad.AnnData:
-    """One .h5ad with a condition column: MDD (target) and Control (background)."""
-    X = np.vstack([target.to_numpy(), background.to_numpy()])
-    obs = pd.DataFrame({"condition": ["MDD"] * len(target) + ["Control"] * len(background)},
-                       index=[f"cell{i}" for i in range(len(X))])
-    adata = ad.AnnData(sp.csr_matrix(X), obs=obs, var=pd.DataFrame(index=target.columns))
-    adata.write_h5ad(path)
-    return adata
+from helpers import PLANTED, hallmark_planted, write_cells
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,7 @@ from scipy.stats import hypergeom, mannwhitneyu
 from bcnmf import BCNMF
 from bcnmf.gene_set_enrichment import enrich_topics
 from bcnmf.gene_sets import bundled, load_gene_sets, read_gmt
-
-PLANTED = ("HALLMARK_INTERFERON_GAMMA_RESPONSE", "HALLMARK_OXIDATIVE_PHOSPHORYLATION")
-
+from helpers import PLANTED, hallmark_planted
 
 def test_bundled_collections_load_offline():
     hallmark, go = bundled("hallmark"), bundled("GO_BP")
@@ -74,37 +72,6 @@ def test_both_tests_match_direct_computations():
         direct = mannwhitneyu(row[in_set], row[~in_set], alternative="greater", method="asymptotic")
         assert rank.p_value == pytest.approx(direct.pvalue, rel=1e-6)
         assert rank.effect == pytest.approx(direct.statistic / (30 * 170))
-
-
-def _planted_counts(rng, genes, programs, n_cells, enriched):
-    """Poisson counts: a Dirichlet mix of shared programs, plus one enriched program per subgroup."""
-    shared, planted = programs
-    mix = rng.dirichlet(np.full(len(shared), 0.3), size=n_cells) @ shared
-    labels = np.arange(n_cells) % len(planted)
-    profile = 2.0 * mix + (planted[labels] if enriched else 0.0) + 0.1 / len(genes)
-    profile /= profile.sum(axis=1, keepdims=True)
-    return rng.poisson(1500 * profile).astype(np.float32)
-
-
-def hallmark_planted(seed: int = 0, n_cells: int = 300):
-    """Target and background counts (DataFrames over every hallmark gene) with three shared
-    programs on genes outside :data:`PLANTED` and two target programs on the genes of those sets."""
-    rng = np.random.default_rng(seed)
-    hallmark = bundled("hallmark")
-    genes = sorted({gene for genes in hallmark.values() for gene in genes})
-    position = {gene: i for i, gene in enumerate(genes)}
-    planted = np.zeros((len(PLANTED), len(genes)))
-    for row, name in zip(planted, PLANTED):
-        row[[position[g] for g in hallmark[name]]] = rng.gamma(2.0, 1.0, len(hallmark[name]))
-    in_planted = planted.sum(axis=0) > 0
-    others = rng.permutation(np.flatnonzero(~in_planted))
-    shared = np.zeros((3, len(genes)))
-    for row, block in zip(shared, np.array_split(others[:1500], 3)):
-        row[block] = rng.gamma(2.0, 1.0, block.size)
-    programs = (shared / shared.sum(1, keepdims=True), planted / planted.sum(1, keepdims=True))
-    target = pd.DataFrame(_planted_counts(rng, genes, programs, n_cells, True), columns=genes)
-    background = pd.DataFrame(_planted_counts(rng, genes, programs, n_cells, False), columns=genes)
-    return target, background, programs[1]
 
 
 def test_programs_planted_from_hallmark_sets_come_back_as_the_top_hits():

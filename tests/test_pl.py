@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 
 import bcnmf  # noqa: E402
 from bcnmf.datasets import simulate_contrastive  # noqa: E402
-from tests.test_tl import one_object  # noqa: E402
+from helpers import one_object  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import pytest
 import bcnmf
 from bcnmf.datasets import simulate_contrastive
 from bcnmf.evaluation import clustering_ari
+from helpers import one_object
 
 FIT = {"max_iter": 150}
 
@@ -17,15 +18,6 @@ FIT = {"max_iter": 150}
 @pytest.fixture(scope="module")
 def simulated():
     return simulate_contrastive(n_features=400, n_target=150, n_background=150, beta=2.0, seed=0)
-
-
-def one_object(data, n_other: int = 10) -> ad.AnnData:
-    """Target, background and a few cells of a third condition in one AnnData."""
-    X = np.vstack([data.target, data.background, data.background[:n_other]])
-    condition = ["MDD"] * len(data.target) + ["Control"] * len(data.background) + ["Other"] * n_other
-    adata = ad.AnnData(X, obs=pd.DataFrame({"condition": condition}, index=[f"c{i}" for i in range(len(X))]),
-                       var=pd.DataFrame(index=[f"g{i}" for i in range(X.shape[1])]))
-    return adata
 
 
 def test_results_land_where_scanpy_users_look(simulated):
