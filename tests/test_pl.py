@@ -90,3 +90,11 @@ def test_missing_results_and_bad_arguments_are_named(fitted):
         bcnmf.pl.top_features(fitted, topics=["topic_9"])
     with pytest.raises(ValueError, match="kind='bar'"):
         bcnmf.pl.usage_by_condition(fitted, kind="bar")
+
+
+def test_scanpy_draws_the_usages_as_an_embedding(fitted):
+    sc = pytest.importorskip("scanpy")  # optional for users; the test extra installs it
+    axes = sc.pl.embedding(fitted, basis="X_bcnmf", color="condition", show=False)
+    assert axes.get_xlabel() == "X_bcnmf1" and axes.get_ylabel() == "X_bcnmf2"
+    offsets = axes.collections[0].get_offsets()
+    assert len(offsets) == fitted.n_obs
