@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 
-def _results(adata, key: str) -> dict:
+def results(adata, key: str = "bcnmf") -> dict:
+    """``uns[key]``, the results ``bcnmf.tl`` wrote under ``key``; a clear error when there are none."""
     if key not in adata.uns or f"{key}_loadings" not in adata.varm:
         raise KeyError(f"no results under key {key!r} in this AnnData; run bcnmf.tl.bcnmf(adata, ...) or "
                        f"bcnmf.tl.nmf(adata, ...) first (key_added={key!r}).")
@@ -15,13 +16,12 @@ def _results(adata, key: str) -> dict:
 
 def topic_names(adata, key: str = "bcnmf") -> list[str]:
     """The topic names of the results under ``key``."""
-    return [str(name) for name in _results(adata, key)["topic_names"]]
+    return [str(name) for name in results(adata, key)["topic_names"]]
 
 
 def loadings(adata, key: str = "bcnmf") -> pd.DataFrame:
     """Loadings, topics x the features the model was fitted on (rows sum to one)."""
-    results = _results(adata, key)
-    used = np.asarray(results["var_mask"], dtype=bool)
+    used = np.asarray(results(adata, key)["var_mask"], dtype=bool)
     values = np.asarray(adata.varm[f"{key}_loadings"])[used].T
     return pd.DataFrame(values, index=topic_names(adata, key), columns=adata.var_names[used])
 

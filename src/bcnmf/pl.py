@@ -45,7 +45,7 @@ def _finish(fig, axes, show, save, return_fig):
 
 def objective(adata, key: str = "bcnmf", *, ax=None, show: bool | None = None, save=None, return_fig: bool = False):
     """The objective against the iteration (bcNMF: ``D_t - alpha * D_b``; NMF: the loss)."""
-    results = _results(adata, key)
+    results = get.results(adata, key)
     values = np.asarray(results["objective"])
     iterations = np.asarray(results.get("objective_iterations", np.arange(1, values.size + 1)))
     fig, ax = _axes(ax)
@@ -62,7 +62,7 @@ def usage_by_condition(adata, key: str = "bcnmf", groupby: str | None = None, *,
     default the condition the model was fitted with. One panel per topic."""
     if kind not in ("violin", "box"):
         raise ValueError(f"kind={kind!r}: choose 'violin' or 'box'.")
-    groupby = groupby or _results(adata, key)["params"].get("condition_key")
+    groupby = groupby or get.results(adata, key)["params"].get("condition_key")
     if groupby is None or groupby not in adata.obs.columns:
         raise ValueError(f"groupby={groupby!r} is not a column of adata.obs; name the column to group cells by.")
     fractions = _fractions(adata, key)
@@ -148,7 +148,7 @@ def enrichment_dotplot(adata, key: str = "bcnmf", *, n: int = 5, test: str = "or
                        show: bool | None = None, save=None, return_fig: bool = False):
     """The ``n`` best gene sets of each topic (q < ``max_q``) from :func:`bcnmf.tl.enrich`: dot
     size -log10 q, colour the effect (fold enrichment or AUC)."""
-    results = _results(adata, key)
+    results = get.results(adata, key)
     if "gene_set_enrichment" not in results:
         raise ValueError(f"no gene-set enrichment under key {key!r}; run bcnmf.tl.enrich(adata, key={key!r}) first.")
     table = results["gene_set_enrichment"]
@@ -197,11 +197,6 @@ def selection(adata, key: str = "bcnmf", which: str = "k", *, show: bool | None 
         if which == "alpha":
             ax.set_xscale("log", base=2)
     return _finish(fig, axes[0], show, save, return_fig)
-
-
-def _results(adata, key: str) -> dict:
-    get.topic_names(adata, key)  # raises a clear error when there are no results
-    return adata.uns[key]
 
 
 def _fractions(adata, key: str) -> pd.DataFrame:

@@ -40,8 +40,7 @@ def write_report(adata, path: str | Path, key: str = "bcnmf") -> None:
 
 def render_report(adata, key: str = "bcnmf") -> str:
     """The report as one HTML string."""
-    get.topic_names(adata, key)  # a clear error when there are no results
-    results = adata.uns[key]
+    results = get.results(adata, key)
     params = results["params"]
     sections = [
         f"<h1>bcnmf report: {html.escape(key)}</h1>",
