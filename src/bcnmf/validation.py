@@ -99,25 +99,40 @@ def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, allow_negativ
 
 def _check_values(X, values, name: str, allow_zeros: bool, allow_negative: bool = False) -> None:
     """Reject NaN/inf, negative entries (unless allowed) and (where the loss needs it) zeros in ``X``."""
-    n_bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+    n_bad, n_negative, n_zero = _count_bad_values(values)
     if n_bad:
         raise ValueError(
             f"{name} contains {n_bad} NaN or infinite values; impute or drop them first "
             "(for example fill each column with its mean)."
         )
-    n_negative = 0 if allow_negative else int(np.count_nonzero(values < 0))
-    if n_negative:
+    if n_negative and not allow_negative:
         raise ValueError(
             f"{name} has {n_negative} negative entries (smallest {float(values.min()):.4g}); non-negative "
             "factorization needs data >= 0. Use raw counts or a non-negative transform such as log1p, "
             "not centred or scaled data."
         )
-    if not allow_zeros and (sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1] or np.any(values == 0)):
+    if not allow_zeros and (sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1] or n_zero):
         raise ValueError(
             f"{name} has zero entries, where the Itakura-Saito divergence (beta <= 0) is undefined; add a "
             "small constant to the data or use a loss with beta > 0."
         )
 
+
+
+#: Values checked at a time: the masks of a whole 50-million-entry matrix would be 50 MB each.
+CHECK_CHUNK = 2**20
+
+
+def _count_bad_values(values: np.ndarray) -> tuple[int, int, int]:
+    """``(non-finite, negative, zero)`` counts over a contiguous array, one chunk at a time."""
+    flat = values.reshape(-1)
+    n_bad = n_negative = n_zero = 0
+    for start in range(0, flat.size, CHECK_CHUNK):
+        part = flat[start:start + CHECK_CHUNK]
+        n_bad += part.size - int(np.count_nonzero(np.isfinite(part)))
+        n_negative += int(np.count_nonzero(part < 0))
+        n_zero += part.size - int(np.count_nonzero(part))
+    return n_bad, n_negative, n_zero
 
 @dataclass
 class SourceSummary:
