@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from scipy import stats
 from scipy.special import xlogy
 
+from bcnmf.backend.dense import squared_distance
 from bcnmf.engine import Term, update_loadings, usage_step
 from bcnmf.losses import make_loss
 
@@ -53,6 +54,19 @@ def test_value_matches_direct_computation(name, params, counts):
     loss = make_loss(name, **params)
     expected = _direct_value(name, params, counts, W @ H)
     assert loss.value(counts, W, H) == pytest.approx(expected, rel=1e-9)
+
+
+def test_squared_error_of_float32_data_is_summed_in_float64():
+    rng = np.random.default_rng(3)
+    X = rng.random((300, 200), dtype=np.float32) * 1e3
+    W, H = rng.random((300, 4), dtype=np.float32), rng.random((4, 200), dtype=np.float32)
+    expected = 0.5 * np.sum((X.astype(np.float64) - (W @ H).astype(np.float64)) ** 2)
+    assert make_loss("frobenius").value(X, W, H) == pytest.approx(expected, rel=1e-12)
+
+
+def test_squared_distance_refuses_blocks_of_different_shapes():
+    with pytest.raises(ValueError, match="one shape"):
+        squared_distance(np.zeros((2, 3)), np.zeros((3, 2)))
 
 
 @pytest.mark.parametrize("name,params", LOSS_CASES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bcnmf.backend import is_sparse, row_chunks, squared_norm
+from bcnmf.backend.dense import squared_distance
 from bcnmf.losses.base import Loss
 
 
@@ -26,7 +27,7 @@ class Frobenius(Loss):
             return 0.5 * max(squared_norm(X) - 2.0 * cross + gram, 0.0)
         total = 0.0
         for rows in row_chunks(W.shape[0], H.shape[1]):
-            total += squared_norm(X[rows] - W[rows] @ H)
+            total += squared_distance(X[rows], W[rows] @ H)
         return 0.5 * total
 
     def entry_divergence(self, x, v, cols):
