@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -34,3 +36,20 @@ def test_contrastive_start_is_the_same_in_small_blocks_and_leaves_the_data_alone
     blocked = contrastive_loadings(Xt, Xb, 4, np.random.default_rng(3), np.float32, log_transform=True)
     np.testing.assert_allclose(blocked, whole, rtol=1e-3, atol=1e-6)
     assert (Xt != kept_t).nnz == 0 and np.array_equal(Xb, kept_b)
+
+
+def test_pooled_row_space_holds_one_features_by_size_factor_at_a_time():
+    # Many features and few rows: the features x (rank + oversample) factors dominate, and the
+    # power iterations and the final product must not hold two of them at once.
+    n_features, rank, oversample = 40_000, 20, 10
+    X = sp.random(200, n_features, density=0.01, format="csr", random_state=0, dtype=np.float32)
+    factor = n_features * (rank + oversample) * 4
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        Vt = pooled_row_space([ArraySource(X)], rank, np.random.default_rng(0), np.float32)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert Vt.shape == (rank, n_features)
+    assert peak < 1.5 * factor, f"peak {peak / 2**20:.1f} MiB for a {factor / 2**20:.1f} MiB factor"

@@ -217,13 +217,14 @@ def pooled_row_space(sources: list[RowSource], rank: int, rng: np.random.Generat
 
     for _ in range(n_power_iterations):
         Y = orthonormalize_columns(stacked_product(Q))
-        # One features x size factor at a time (each is 26 MB at 50,000 features and k = 20).
+        # One features x size factor at a time (each is 26 MB at 50,000 features and k = 20): the
+        # old Q is dropped before the new one is allocated, and orthonormalize_columns writes in place.
         del Q
-        Z = np.zeros((n_features, size), dtype=dtype)
+        Q = np.zeros((n_features, size), dtype=dtype)
         for rows, block in stacked_blocks():
-            add_transposed_product(block, Y[rows], Z)
+            add_transposed_product(block, Y[rows], Q)
         del Y
-        Q = orthonormalize_columns(Z)
+        Q = orthonormalize_columns(Q)
     # The right singular vectors of Y = X Q are the eigenvectors of the small Y^T Y, accumulated
     # block by block in float64: Y is never held, nor the float64 copy and workspace a QR of Y
     # would take (together 76 MB above the fit's steady state at 20,000 x 3,000, k = 20).
@@ -232,10 +233,16 @@ def pooled_row_space(sources: list[RowSource], rank: int, rng: np.random.Generat
         Y = np.asarray(block @ Q, dtype=np.float64)
         gram += Y.T @ Y
     _, vectors = la.eigh(gram)
-    leading = vectors[:, ::-1][:, :rank]
-    # Built as features x rank in C order: its transpose, the basis the projections multiply by,
-    # is then contiguous without a copy.
-    return (Q @ leading.astype(dtype)).T
+    leading = vectors[:, ::-1][:, :rank].astype(dtype)
+    # Q @ leading is written over Q, panel by panel, packed to rows of the smaller width: a separate
+    # product would hold a second features x rank array. Each panel's rows are read before they
+    # are written, and later panels start past where this one writes. The result is features x
+    # rank in C order, so its transpose, the basis the projections multiply by, needs no copy.
+    width = leading.shape[1]
+    packed = Q.reshape(-1)
+    for rows in row_chunks(n_features, size, max_elements=BLOCK_ENTRIES):
+        packed[rows.start * width:rows.stop * width] = (Q[rows] @ leading).ravel()
+    return packed[:n_features * width].reshape(n_features, width).T
 
 
 def orthonormalize_columns(A: np.ndarray) -> np.ndarray:
