@@ -142,6 +142,10 @@ def small_cells(tmp_path_factory):
          "give --condition-key with --target and --background, or the background cells as --background-input."),
         (["cells.h5ad", "--condition-key", "condition", "--target", "MDD", "--background", "Control", "-k", "x"],
          "-k 'x' must be a whole number or 'auto'."),
+        (["cells.h5ad", "--condition-key", "condition", "--target", "MDD", "--background", "Control",
+          "--n-enriched", "x"], "--n-enriched 'x' must be a whole number or 'auto'."),
+        (["cells.h5ad", "--condition-key", "condition", "--target", "MDD", "--background", "Control", "-k", "5",
+          "--n-enriched", "auto"], "'auto' chooses both numbers together, so set both to 'auto'"),
     ],
 )
 def test_bad_input_ends_with_one_line_and_writes_nothing(small_cells, arguments, message, capsys):

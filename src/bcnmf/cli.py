@@ -65,8 +65,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser, *, rank: bool = True, 
         model.add_argument("--alpha", type=float, default=1.0, help="contrast strength (default 1)")
     model.add_argument("--loss", default="kl", choices=["kl", "nb", "zinb", "frobenius", "beta"],
                        help="likelihood (default kl: Poisson for counts)")
-    model.add_argument("--n-enriched", type=int, metavar="M",
-                       help="disentangled model: the last M topics are used by the target only")
+    model.add_argument("--n-enriched", metavar="M",
+                       help="disentangled model: the last M topics are used by the target only"
+                            + (" ('auto' with -k auto chooses both)" if alpha == "auto" else ""))
     model.add_argument("--max-iter", type=int, default=500, metavar="N", help="most iterations per fit (default 500)")
     model.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     model.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -33,10 +33,11 @@ def fit(args: argparse.Namespace) -> None:
     _check_contrast(args)
     _check_checkpoint(args)
     n_components, alpha = _number_or_auto(args.n_components, int, "-k"), _number_or_auto(args.alpha, float, "--alpha")
+    n_enriched = None if args.n_enriched is None else _number_or_auto(args.n_enriched, int, "--n-enriched")
     adata, background = _read(args)
     tl.bcnmf(adata, args.condition_key, args.target, args.background, adata_background=background,
              n_components=n_components, alpha=alpha, loss=args.loss, layer=args.layer,
-             mask_var=_mask_var(args.mask_var), n_enriched=args.n_enriched, max_iter=args.max_iter, tol=args.tol,
+             mask_var=_mask_var(args.mask_var), n_enriched=n_enriched, max_iter=args.max_iter, tol=args.tol,
              random_state=args.seed, verbose=not args.quiet, checkpoint=args.checkpoint,
              checkpoint_every=args.checkpoint_every)
     tables = tables_folder(out, args.tables)
@@ -87,7 +88,7 @@ def select_k(args: argparse.Namespace) -> None:
     tl.select_k(adata, args.condition_key, args.target, args.background, adata_background=background,
                 candidates=args.candidates, n_restarts=args.restarts, layer=args.layer,
                 mask_var=_mask_var(args.mask_var), loss=args.loss, max_iter=args.max_iter, random_state=args.seed,
-                verbose=not args.quiet, **({"n_enriched": args.n_enriched} if args.n_enriched else {}), **contrast)
+                verbose=not args.quiet, **_fixed_n_enriched(args), **contrast)
     _report_selection(adata, "k", args)
 
 
@@ -99,7 +100,7 @@ def select_alpha(args: argparse.Namespace) -> None:
                     n_components=n_components, n_restarts=args.restarts, layer=args.layer,
                     mask_var=_mask_var(args.mask_var), loss=args.loss, max_iter=args.max_iter, random_state=args.seed,
                     verbose=not args.quiet, **({"alphas": args.alphas} if args.alphas else {}),
-                    **({"n_enriched": args.n_enriched} if args.n_enriched else {}))
+                    **_fixed_n_enriched(args))
     _report_selection(adata, "alpha", args)
 
 
@@ -172,6 +173,13 @@ def _existing(path: str, name: str) -> Path:
     if not path.exists():
         raise CommandError(f"{name} {str(path)!r} does not exist.")
     return path
+
+
+def _fixed_n_enriched(args: argparse.Namespace) -> dict:
+    """``--n-enriched`` of the selection commands, which choose k or alpha for fixed counts."""
+    if args.n_enriched is None:
+        return {}
+    return {"n_enriched": _number_or_auto(args.n_enriched, int, "--n-enriched", allow_auto=False)}
 
 
 def _number_or_auto(value: str, kind, option: str, allow_auto: bool = True):

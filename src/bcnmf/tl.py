@@ -37,7 +37,7 @@ def bcnmf(adata, condition_key: str | None = None, target=None, background=None,
     adata_background : AnnData, optional
         The background as its own object; its features are matched to ``adata``'s by name.
     n_components, alpha, loss
-        As in :class:`bcnmf.BCNMF` (``"auto"`` allowed for both).
+        As in :class:`bcnmf.BCNMF` (``"auto"`` allowed for both, and for ``n_enriched``).
     layer : str, optional
         Use ``adata.layers[layer]`` (and the background's) instead of ``X``.
     mask_var : str, boolean array or None
@@ -86,7 +86,7 @@ def bcnmf(adata, condition_key: str | None = None, target=None, background=None,
         "alpha": float(model.alpha_),
         "n_components": int(model.n_components_),
     }
-    for table in ("rank_selection", "alpha_selection"):
+    for table in ("rank_selection", "alpha_selection", "enriched_selection"):
         if hasattr(model, table + "_"):
             results[table] = getattr(model, table + "_")
     adata = adata.copy() if copy else adata

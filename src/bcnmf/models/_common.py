@@ -60,6 +60,9 @@ AUTO_RESTARTS = 5
 AUTO_RANK_ALPHA = 1.0
 #: Restarts per alpha of ``alpha="auto"``.
 AUTO_ALPHA_RESTARTS = 3
+#: Candidates and restarts of ``n_enriched="auto"``.
+AUTO_ENRICHED_CANDIDATES = (1, 2, 3, 4)
+AUTO_ENRICHED_RESTARTS = 4
 #: Parameters that rank and alpha selection set themselves, or that do not change a fit.
 _SET_BY_SELECTION = ("n_components", "random_state", "init", "n_init", "verbose", "checkpoint", "checkpoint_every")
 
@@ -106,6 +109,38 @@ def automatic_alpha(estimator, X_target, X_background, n_components: int, *, sol
                           verbose=estimator.verbose, **params)
     estimator.alpha_selection_ = result.table
     return result.recommended
+
+
+def automatic_disentangled(estimator, X_target, X_background, *, solver: str) -> tuple[int, int]:
+    """``(n_shared, n_enriched)`` for ``n_enriched="auto"``: the background's recommended NMF rank,
+    then :func:`bcnmf.enriched_selection.select_n_enriched` with that many shared topics (see that
+    module). Keeps the background's table as ``rank_selection_`` and the second as
+    ``enriched_selection_``."""
+    from bcnmf.enriched_selection import select_n_enriched  # selection fits these estimators
+    from bcnmf.models.nmf import NMF
+
+    if solver != "mu":
+        raise ValueError("n_enriched='auto' refits the model many times and needs the data in memory; "
+                         "choose n_components and n_enriched for data read in blocks.")
+    params = _selection_params(estimator)
+    background = NMF("auto", loss=estimator.loss, beta=estimator.beta, max_iter=estimator.max_iter,
+                     tol=estimator.tol, dtype=estimator.dtype, dispersion=estimator.dispersion,
+                     random_state=estimator.random_state, verbose=estimator.verbose)
+    n_shared = automatic_rank(background, X_background, solver=solver)
+    estimator.rank_selection_ = background.rank_selection_
+    # The candidates leave at least one sample per topic; alpha is chosen afterwards, for the chosen topics.
+    largest = min(AUTO_ENRICHED_CANDIDATES[-1], min(X_target.shape) - n_shared)
+    if largest < 1:
+        raise ValueError(f"n_enriched='auto': the background's {n_shared} shared topics leave no room for an "
+                         f"enriched topic in X_target of shape {X_target.shape}.")
+    params.pop("n_enriched")
+    if params.get("alpha") == "auto":
+        params["alpha"] = 0.0
+    result = select_n_enriched(X_target, X_background, range(1, largest + 1), n_shared=n_shared,
+                               n_restarts=AUTO_ENRICHED_RESTARTS, random_state=estimator.random_state,
+                               verbose=estimator.verbose, **params)
+    estimator.enriched_selection_ = result.table
+    return n_shared, result.recommended
 
 
 def _selection_params(estimator) -> dict:

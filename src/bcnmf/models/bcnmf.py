@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 
 from bcnmf.backend import column_sums, max_row_total
@@ -26,6 +26,7 @@ from bcnmf.models._common import (
     Restart,
     StartingPoints,
     automatic_alpha,
+    automatic_disentangled,
     automatic_rank,
     best_restart,
     check_fitted,
@@ -163,7 +164,10 @@ class BCNMF(BaseEstimator):
         are shared. The background is then fitted by the shared topics with weight 1, and
         ``alpha`` becomes a contrastive penalty on how well the enriched topics alone could
         explain the background: ``D(X_t | W_t H) + D(X_b | W_bs H_s) - alpha * min D(X_b | W_be H_e)``.
-        None (default) is plain bcNMF.
+        None (default) is plain bcNMF. ``"auto"`` (with ``n_components="auto"``) chooses both numbers:
+        the shared topics as the background's own NMF rank, then the enriched ones as the fewest
+        that restarts of the disentangled model agree on and that predict left-out target entries
+        as well as more would (see :mod:`bcnmf.enriched_selection`; about 60 extra fits), keeping the tables in ``rank_selection_`` and ``enriched_selection_``.
     verbose : bool
         Show a progress bar per fit.
     checkpoint : str or path, optional
@@ -200,6 +204,12 @@ class BCNMF(BaseEstimator):
         With ``n_components="auto"``: the measures of each candidate ``k``.
     alpha_selection_ : pandas.DataFrame
         With ``alpha="auto"``: the measures of each candidate alpha.
+    enriched_selection_ : pandas.DataFrame
+        With ``n_enriched="auto"``: the measures of each candidate number of enriched topics
+        (``rank_selection_`` then holds the background's rank selection).
+    n_enriched_ : int
+        With ``n_enriched="auto"``: the number of enriched topics chosen (the last ``n_enriched_``
+        of the ``n_components_`` topics).
     """
 
     def __init__(
@@ -261,10 +271,14 @@ class BCNMF(BaseEstimator):
         if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, numbers.Integral) \
                 or self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every={self.checkpoint_every!r} must be a positive integer.")
-        if self.n_enriched is not None:
-            if self.n_components == "auto":
-                raise ValueError("n_components='auto' chooses the number of bcNMF topics; with n_enriched set, "
-                                 "give n_components as a number.")
+        if isinstance(self.n_enriched, str) or self.n_components == "auto":
+            if self.n_enriched not in (None, "auto") or (self.n_enriched == "auto") != (self.n_components == "auto"):
+                raise ValueError(
+                    f"n_enriched={self.n_enriched!r} with n_components={self.n_components!r}: 'auto' chooses both "
+                    "numbers together, so set both to 'auto' (or n_enriched=None for plain bcNMF with "
+                    "n_components='auto'), or give both as numbers."
+                )
+        elif self.n_enriched is not None:
             n = self.n_enriched
             if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n < self.n_components:
                 raise ValueError(
@@ -272,6 +286,17 @@ class BCNMF(BaseEstimator):
                     "(at least one shared topic), or None for plain bcNMF."
                 )
         return dtype
+
+    def _fit_chosen_topics(self, Xt, Xb, solver: str) -> np.ndarray:
+        """``n_enriched="auto"``: choose the numbers of shared and enriched topics (keeping their
+        tables), then fit a copy of this estimator with them and take on its fitted attributes."""
+        n_shared, n_enriched = automatic_disentangled(self, Xt, Xb, solver=solver)
+        chosen = clone(self).set_params(n_components=n_shared + n_enriched, n_enriched=n_enriched)
+        usages = chosen.fit_transform(Xt, Xb)
+        self.__dict__.update({name: value for name, value in vars(chosen).items()
+                              if name.endswith("_") and not name.startswith("_")})
+        self.n_enriched_ = n_enriched
+        return usages
 
     def _make_loss(self, offset, dispersion=None, zero_inflation=None):
         return make_loss(
@@ -327,6 +352,8 @@ class BCNMF(BaseEstimator):
             target_mean, background_mean = t.column_means, b.column_means
             observed_max = [t.max_row_total, b.max_row_total]
         check_same_features(Xt.shape, Xb.shape, names_t, names_b)
+        if self.n_enriched == "auto":
+            return self._fit_chosen_topics(Xt, Xb, solver)
         if self.n_components == "auto":
             k = automatic_rank(self, Xt, Xb, solver=solver)
         else:
