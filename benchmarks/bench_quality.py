@@ -10,8 +10,8 @@ and contrastive PCA. Scores: ARI and NMI of KMeans clusters (n_init = 10) of the
 (rows scaled to unit length) or of its PCA/cPCA coordinates, against the true subgroups. Rank
 selection on Golub's leukaemia data (Debian's r-cran-nmf, fetched here with ``apt-get download``
 and read with ``rdata``: ``pip install -e ".[bench]"``). ``--write`` writes
-``benchmarks/QUALITY.md``. ``--auto-seeds N`` runs the automatic fits (k: 45 extra fits, alpha:
-18) on the first N seeds only.
+``benchmarks/QUALITY.md``. ``--auto-seeds N`` runs the automatic fits on the first N seeds only,
+``--slow-auto-seeds N`` those of plain bcNMF with ``k="auto"`` (default 1).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ import subprocess
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -45,8 +47,11 @@ SIMULATION_SIZE = {"n_features": 1000, "n_target": 500, "n_background": 500}
 
 
 def scores(embedding: np.ndarray, labels: np.ndarray, *, usages: bool) -> tuple[float, float]:
-    """(ARI, NMI) of KMeans clusters of ``embedding`` (usages are scaled to unit rows first)."""
-    X = normalize(np.asarray(embedding, dtype=np.float64)) if usages else embedding
+    """(ARI, NMI) of KMeans clusters of ``embedding`` (usages of two or more topics are scaled to
+    unit rows first; one topic's usage is clustered as it is, since scaling would make it constant)."""
+    X = np.asarray(embedding, dtype=np.float64)
+    if usages and X.shape[1] > 1:
+        X = normalize(X)
     clusters = KMeans(len(np.unique(labels)), n_init=10, random_state=0).fit_predict(X)
     return adjusted_rand_score(labels, clusters), normalized_mutual_info_score(labels, clusters)
 
@@ -55,40 +60,65 @@ def log_normalize(X: np.ndarray) -> np.ndarray:
     return np.log1p(X / X.sum(axis=1, keepdims=True) * 1e4)
 
 
-def simulation_methods(seed: int, with_auto: bool) -> dict:
-    """Name -> (function of (target, background) returning an embedding of the target, usages?)."""
-    methods = {
-        "bcNMF kl, k=2, alpha=1": (lambda t, b: BCNMF(2, alpha=1.0, random_state=seed).fit_transform(t, b), True),
-        "bcNMF kl, k=2, alpha=auto": (lambda t, b: BCNMF(2, alpha="auto", random_state=seed).fit_transform(t, b), True),
-        "bcNMF kl, k=auto, alpha=auto": (
-            lambda t, b: BCNMF("auto", alpha="auto", random_state=seed).fit_transform(t, b), True),
-        "disentangled kl, 5 shared + 2 enriched": (
+class Method(NamedTuple):
+    """A function of (target, background) returning an embedding of the target; whether that
+    embedding is topic usages; its cost: "fixed" (every seed), "auto" (the first ``--auto-seeds``)
+    or "slow" (the first ``--slow-auto-seeds``: plain bcNMF's rank selection, up to half an hour
+    per fit)."""
+
+    fit: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    usages: bool
+    cost: str = "fixed"
+
+
+def enriched_usages(model: BCNMF, target: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """The target's usages of the topics that only the target uses (disentangled model)."""
+    usages = model.fit_transform(target, background)
+    return usages[:, model.n_components_ - model.n_enriched_:]
+
+
+def simulation_methods(seed: int) -> dict[str, Method]:
+    return {
+        "bcNMF kl, k=2, alpha=1": Method(lambda t, b: BCNMF(2, alpha=1.0, random_state=seed).fit_transform(t, b), True),
+        "bcNMF kl, k=2, alpha=auto": Method(
+            lambda t, b: BCNMF(2, alpha="auto", random_state=seed).fit_transform(t, b), True, "auto"),
+        "bcNMF kl, k=auto, alpha=auto": Method(
+            lambda t, b: BCNMF("auto", alpha="auto", random_state=seed).fit_transform(t, b), True, "slow"),
+        "disentangled kl, 5 shared + 2 enriched": Method(
             lambda t, b: BCNMF(7, n_enriched=2, alpha=0.0, random_state=seed).fit_transform(t, b)[:, 5:], True),
-        "NMF kl on target, k=2": (lambda t, b: NMF(2, loss="kl", random_state=seed).fit_transform(t), True),
-        "PCA on log-normalised target, 2 dims": (lambda t, b: PCA(2).fit_transform(log_normalize(t)), False),
-        "cPCA on log-normalised data, auto alpha": (
+        "disentangled kl, k=auto, n_enriched=auto, alpha=auto": Method(
+            lambda t, b: enriched_usages(BCNMF("auto", n_enriched="auto", alpha="auto", random_state=seed), t, b),
+            True, "auto"),
+        "NMF kl on target, k=2": Method(lambda t, b: NMF(2, loss="kl", random_state=seed).fit_transform(t), True),
+        "PCA on log-normalised target, 2 dims": Method(lambda t, b: PCA(2).fit_transform(log_normalize(t)), False),
+        "cPCA on log-normalised data, auto alpha": Method(
             lambda t, b: ContrastivePCA(2, random_state=seed).fit_transform(log_normalize(t), log_normalize(b)), False),
     }
-    return methods if with_auto else {name: m for name, m in methods.items() if "=auto" not in name}
 
 
-def mice_methods(seed: int, with_auto: bool) -> dict:
-    methods = {
-        "bcNMF frobenius, k=2, alpha=1": (
+def mice_methods(seed: int) -> dict[str, Method]:
+    return {
+        "bcNMF frobenius, k=2, alpha=1": Method(
             lambda t, b: BCNMF(2, loss="frobenius", alpha=1.0, random_state=seed).fit_transform(t, b), True),
-        "bcNMF frobenius, k=auto, alpha=auto": (
-            lambda t, b: BCNMF("auto", loss="frobenius", alpha="auto", random_state=seed).fit_transform(t, b), True),
-        "NMF frobenius on target, k=2": (lambda t, b: NMF(2, random_state=seed).fit_transform(t), True),
-        "PCA on target, 2 dims": (lambda t, b: PCA(2).fit_transform(t), False),
-        "cPCA, auto alpha": (lambda t, b: ContrastivePCA(2, random_state=seed).fit_transform(t, b), False),
+        "bcNMF frobenius, k=auto, alpha=auto": Method(
+            lambda t, b: BCNMF("auto", loss="frobenius", alpha="auto", random_state=seed).fit_transform(t, b), True,
+            "auto"),
+        "disentangled frobenius, k=auto, n_enriched=auto, alpha=auto": Method(
+            lambda t, b: enriched_usages(BCNMF("auto", n_enriched="auto", loss="frobenius", alpha="auto",
+                                               random_state=seed), t, b), True, "auto"),
+        "NMF frobenius on target, k=2": Method(lambda t, b: NMF(2, random_state=seed).fit_transform(t), True),
+        "PCA on target, 2 dims": Method(lambda t, b: PCA(2).fit_transform(t), False),
+        "cPCA, auto alpha": Method(lambda t, b: ContrastivePCA(2, random_state=seed).fit_transform(t, b), False),
     }
-    return methods if with_auto else {name: m for name, m in methods.items() if "=auto" not in name}
 
 
-def run(methods_for_seed, datasets, auto_seeds: int) -> pd.DataFrame:
+def run(methods_for_seed, datasets, seeds_of: dict[str, int]) -> pd.DataFrame:
+    """Fit every method on every dataset, each cost tier on the first ``seeds_of[cost]`` seeds."""
     rows = []
     for dataset, seed, target, background, labels in datasets:
-        for method, (fit, usages) in methods_for_seed(seed, seed < auto_seeds).items():
+        for method, (fit, usages, cost) in methods_for_seed(seed).items():
+            if seed >= seeds_of.get(cost, seed + 1):
+                continue
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -153,19 +183,20 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     return results.groupby(["dataset", "method"], sort=False)[["ari", "nmi", "seconds"]].mean().reset_index()
 
 
-def format_report(results: pd.DataFrame, auto_seeds: int, golub: pd.DataFrame | None) -> str:
+def format_report(results: pd.DataFrame, seeds_of: dict[str, int], golub: pd.DataFrame | None) -> str:
     table = summary(results)
     n_seeds = results.groupby(["dataset", "method"], sort=False)["seed"].nunique().to_numpy()
     lines = [
         "# Quality benchmark",
         "",
-        "Produced by `python benchmarks/bench_quality.py --write`. ARI and NMI of KMeans clusters (n_init = 10) of "
-        "the target's usages (rows scaled to unit length) or PCA/cPCA coordinates against the true subgroups; mean "
-        f"over seeds ({len(SIMULATION_SEEDS)} per simulation setting, {len(MICE_SEEDS)} for the mice data). Seconds "
-        "are per fit on the machine of `RESULTS.md` (automatic fits include their selection).",
+        f"Produced by `python benchmarks/bench_quality.py --write --auto-seeds {seeds_of['auto']} --slow-auto-seeds "
+        f"{seeds_of['slow']}`. ARI and NMI of KMeans clusters (n_init = 10) of the target's usages (rows scaled to "
+        "unit length when there are two or more topics) or PCA/cPCA coordinates against the true subgroups; mean "
+        f"over seeds ({len(SIMULATION_SEEDS)} per simulation setting, {len(MICE_SEEDS)} for the mice data; column "
+        "`seeds`). Seconds are per fit on the machine of `RESULTS.md` (automatic fits include their selection). "
+        "Disentangled rows cluster the usages of the enriched topics only.",
         "",
-        f"Simulation: {SIMULATION_SIZE}. Automatic fits (`=auto`) ran on the first {auto_seeds} seed(s) of each "
-        "dataset only (column `seeds`).",
+        f"Simulation: {SIMULATION_SIZE}.",
         "",
         "| dataset | method | seeds | ARI | NMI | seconds |",
         "|---|---|---:|---:|---:|---:|",
@@ -196,11 +227,14 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write benchmarks/QUALITY.md")
     parser.add_argument("--auto-seeds", type=int, default=max(len(SIMULATION_SEEDS), len(MICE_SEEDS)),
                         help="run the automatic fits on the first N seeds only")
+    parser.add_argument("--slow-auto-seeds", type=int, default=1,
+                        help="run plain bcNMF with k=auto (up to half an hour per fit) on the first N seeds (default 1)")
     args = parser.parse_args()
+    seeds_of = {"auto": args.auto_seeds, "slow": args.slow_auto_seeds}
     golub = golub_rank_selection()
-    results = pd.concat([run(mice_methods, mice_datasets(), args.auto_seeds),
-                         run(simulation_methods, simulation_datasets(), args.auto_seeds)])
-    report = format_report(results, args.auto_seeds, golub)
+    results = pd.concat([run(mice_methods, mice_datasets(), seeds_of),
+                         run(simulation_methods, simulation_datasets(), seeds_of)])
+    report = format_report(results, seeds_of, golub)
     print(report)
     if args.write:
         (HERE / "QUALITY.md").write_text(report)

@@ -272,7 +272,8 @@ class BCNMF(BaseEstimator):
                 or self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every={self.checkpoint_every!r} must be a positive integer.")
         if isinstance(self.n_enriched, str) or self.n_components == "auto":
-            if self.n_enriched not in (None, "auto") or (self.n_enriched == "auto") != (self.n_components == "auto"):
+            both_auto = self.n_enriched == "auto" and self.n_components == "auto"
+            if not (both_auto or self.n_enriched is None):
                 raise ValueError(
                     f"n_enriched={self.n_enriched!r} with n_components={self.n_components!r}: 'auto' chooses both "
                     "numbers together, so set both to 'auto' (or n_enriched=None for plain bcNMF with "
