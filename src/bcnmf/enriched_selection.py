@@ -5,7 +5,9 @@ datasets use and ``n_enriched`` topics that only the target uses. The two number
 turn:
 
 * **shared topics**: the programs the background has, so the number of topics of plain NMF of the
-  background that restarts agree on (:func:`bcnmf.rank_selection.select_n_components`).
+  background that restarts agree on (:func:`bcnmf.rank_selection.select_n_components`); one
+  when they agree on no number of two or more (the background then has no programs beyond its
+  mean profile).
 * **enriched topics**: with the shared topics fixed in number, the disentangled model is fitted
   several times for each candidate ``n_enriched``, each fit from the model's own start jittered
   and leaving out a random tenth of the entries. The enriched topics model what the target has
@@ -25,9 +27,11 @@ the median of their series are left out of the stability measure (the table coun
 Measured on the planted simulation (1,000 features, 500 + 500 cells, 5 shared and 2 enriched
 programs, beta = 16): the background's rank selection recommends 5 (the target's own recommends
 5 too, its weak programs unstable under plain NMF, which is why the background sets the shared
-count). Limits: when the background has no structure of its own (beta = 0), its recommendation is
-whatever its noise agrees on; the shared topics can then also take up target programs, which the
-enrichment labels of the fitted model (``enrichment_``) show.
+count), then 2 enriched topics, labelled ``target-enriched`` and at cosine 1.0 to the planted
+programs. With no shared programs (beta = 0) no background rank is stable: 1 shared topic, then
+2 enriched. Limits: a background whose own programs are too weak to be stable under restarts gets
+too few shared topics, and the enriched topics then also take up shared programs; the enrichment
+labels of the fitted model (``enrichment_``) show which topics the background uses.
 """
 
 from __future__ import annotations

@@ -61,11 +61,12 @@ class RankSelection:
     table : pandas.DataFrame
         Indexed by ``k``: ``cophenetic``, ``dispersion``, ``min_silhouette``, ``mean_silhouette``,
         ``reconstruction_err`` (mean over restarts of the model's ``reconstruction_err_``, on the
-        entries it saw) and ``heldout_loss`` (mean divergence per left-out entry).
+        entries it saw), ``heldout_loss`` (mean divergence per left-out entry) and ``stable``
+        (cophenetic correlation >= :data:`MIN_COPHENETIC` and smallest silhouette >=
+        :data:`MIN_SILHOUETTE`).
     recommended : int
-        The largest ``k`` with cophenetic correlation >= :data:`MIN_COPHENETIC` and smallest
-        silhouette >= :data:`MIN_SILHOUETTE`; the candidate with the highest cophenetic
-        correlation when none passes.
+        The largest stable ``k``; the candidate with the highest cophenetic correlation when none
+        is stable.
     """
 
     table: pd.DataFrame
@@ -173,8 +174,9 @@ def select_n_components(X, candidates: Iterable[int] = range(2, 9), *, X_backgro
                          "reconstruction_err": float(np.mean([fit.model.reconstruction_err_ for fit in fits])),
                          "heldout_loss": mean_present([fit.heldout_target for fit in fits])})
     table = pd.DataFrame(rows).set_index("k")
-    passing = table[(table["cophenetic"] >= MIN_COPHENETIC) & (table["min_silhouette"] >= MIN_SILHOUETTE)]
-    recommended = int(passing.index.max()) if len(passing) else int(table["cophenetic"].idxmax())
+    table["stable"] = (table["cophenetic"] >= MIN_COPHENETIC) & (table["min_silhouette"] >= MIN_SILHOUETTE)
+    stable = table.index[table["stable"]]
+    recommended = int(stable.max()) if len(stable) else int(table["cophenetic"].idxmax())
     return RankSelection(table=table, recommended=recommended)
 
 

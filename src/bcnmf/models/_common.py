@@ -112,8 +112,8 @@ def automatic_alpha(estimator, X_target, X_background, n_components: int, *, sol
 
 
 def automatic_disentangled(estimator, X_target, X_background, *, solver: str) -> tuple[int, int]:
-    """``(n_shared, n_enriched)`` for ``n_enriched="auto"``: the background's recommended NMF rank,
-    then :func:`bcnmf.enriched_selection.select_n_enriched` with that many shared topics (see that
+    """``(n_shared, n_enriched)`` for ``n_enriched="auto"``: the background's recommended NMF rank
+    (1 when no rank is stable there), then :func:`bcnmf.enriched_selection.select_n_enriched` with that many shared topics (see that
     module). Keeps the background's table as ``rank_selection_`` and the second as
     ``enriched_selection_``."""
     from bcnmf.enriched_selection import select_n_enriched  # selection fits these estimators
@@ -128,6 +128,9 @@ def automatic_disentangled(estimator, X_target, X_background, *, solver: str) ->
                      random_state=estimator.random_state, verbose=estimator.verbose)
     n_shared = automatic_rank(background, X_background, solver=solver)
     estimator.rank_selection_ = background.rank_selection_
+    if not background.rank_selection_["stable"].any():
+        # Restarts agree on no two or more programs of the background: one topic, its mean profile.
+        n_shared = 1
     # The candidates leave at least one sample per topic; alpha is chosen afterwards, for the chosen topics.
     largest = min(AUTO_ENRICHED_CANDIDATES[-1], min(X_target.shape) - n_shared)
     if largest < 1:
