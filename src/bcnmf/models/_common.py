@@ -60,8 +60,8 @@ AUTO_RESTARTS = 5
 AUTO_RANK_ALPHA = 1.0
 #: Restarts per alpha of ``alpha="auto"``.
 AUTO_ALPHA_RESTARTS = 3
-#: Candidates and restarts of ``n_enriched="auto"``.
-AUTO_ENRICHED_CANDIDATES = (1, 2, 3, 4)
+#: Most enriched topics tried, and restarts per candidate, of ``n_enriched="auto"``.
+AUTO_MAX_ENRICHED = 4
 AUTO_ENRICHED_RESTARTS = 4
 #: Parameters that rank and alpha selection set themselves, or that do not change a fit.
 _SET_BY_SELECTION = ("n_components", "random_state", "init", "n_init", "verbose", "checkpoint", "checkpoint_every")
@@ -113,9 +113,9 @@ def automatic_alpha(estimator, X_target, X_background, n_components: int, *, sol
 
 def automatic_disentangled(estimator, X_target, X_background, *, solver: str) -> tuple[int, int]:
     """``(n_shared, n_enriched)`` for ``n_enriched="auto"``: the background's recommended NMF rank
-    (1 when no rank is stable there), then :func:`bcnmf.enriched_selection.select_n_enriched` with that many shared topics (see that
-    module). Keeps the background's table as ``rank_selection_`` and the second as
-    ``enriched_selection_``."""
+    (1 when no rank is stable there), then :func:`bcnmf.enriched_selection.select_n_enriched`
+    with that many shared topics (see that module). Keeps the background's table as
+    ``rank_selection_`` and the second as ``enriched_selection_``."""
     from bcnmf.enriched_selection import select_n_enriched  # selection fits these estimators
     from bcnmf.models.nmf import NMF
 
@@ -132,7 +132,7 @@ def automatic_disentangled(estimator, X_target, X_background, *, solver: str) ->
         # Restarts agree on no two or more programs of the background: one topic, its mean profile.
         n_shared = 1
     # The candidates leave at least one sample per topic; alpha is chosen afterwards, for the chosen topics.
-    largest = min(AUTO_ENRICHED_CANDIDATES[-1], min(X_target.shape) - n_shared)
+    largest = min(AUTO_MAX_ENRICHED, min(X_target.shape) - n_shared)
     if largest < 1:
         raise ValueError(f"n_enriched='auto': the background's {n_shared} shared topics leave no room for an "
                          f"enriched topic in X_target of shape {X_target.shape}.")

@@ -167,7 +167,8 @@ class BCNMF(BaseEstimator):
         None (default) is plain bcNMF. ``"auto"`` (with ``n_components="auto"``) chooses both numbers:
         the shared topics as the background's own NMF rank, then the enriched ones as the fewest
         that restarts of the disentangled model agree on and that predict left-out target entries
-        as well as more would (see :mod:`bcnmf.enriched_selection`; about 60 extra fits), keeping the tables in ``rank_selection_`` and ``enriched_selection_``.
+        as well as more would (see :mod:`bcnmf.enriched_selection`; about 60 extra fits),
+        keeping the tables in ``rank_selection_`` and ``enriched_selection_``.
     verbose : bool
         Show a progress bar per fit.
     checkpoint : str or path, optional
