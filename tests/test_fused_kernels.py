@@ -53,7 +53,7 @@ def _coefficients(mode, x, v, r, pi):
 @pytest.mark.parametrize("tile_bytes", [fused.TILE_BYTES, 64])
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 2e-4)])
 @pytest.mark.parametrize("mode", [KL, BETA, NB, ZINB])
-@pytest.mark.parametrize("k", [3, 8, 11])
+@pytest.mark.parametrize("k", [3, 8, 11, 70, 130])
 def test_kernels_match_dense_products(mode, k, dtype, rtol, tile_bytes, monkeypatch):
     """Also with tiny feature tiles (8 features each), so rows span many tiles."""
     monkeypatch.setattr(fused, "TILE_BYTES", tile_bytes)
