@@ -14,7 +14,6 @@ import numbers
 import numpy as np
 import scipy.linalg as la
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.cluster import SpectralClustering
 
 from bcnmf.backend import is_sparse
 from bcnmf.models._common import check_fitted
@@ -154,6 +153,8 @@ class ContrastivePCA(TransformerMixin, BaseEstimator):
     def _choose_alpha(self, C_t: np.ndarray, C_b: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, float]:
         bases = [_leading_eigenvectors(C_t - a * C_b, self.n_components) for a in grid]
         affinity = np.array([[subspace_affinity(A, B) for B in bases] for A in bases])
+        from sklearn.cluster import SpectralClustering  # here: sklearn.cluster costs 11 MB at import
+
         groups = SpectralClustering(self.n_alpha_groups, affinity="precomputed",
                                     random_state=self.random_state).fit_predict(affinity)
         representatives, sizes = [], []

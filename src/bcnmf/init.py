@@ -123,6 +123,7 @@ def contrastive_loadings(X_target, X_background, k: int, rng: np.random.Generato
     ridge = 1e-3 * np.trace(cov_b) / rank + 1e-12
     _, vectors = la.eigh(cov_t, cov_b + ridge * np.eye(rank))
     directions = vectors[:, ::-1][:, :k].T.astype(Vt.dtype) @ Vt
+    del Vt  # features x (5 k + 30): dropped before H and its copies are made
     H = np.empty((k, X_target.shape[1]))
     for j, v in enumerate(directions):
         H[j] = np.maximum(v, 0) if np.linalg.norm(np.maximum(v, 0)) >= np.linalg.norm(np.minimum(v, 0)) else np.maximum(-v, 0)

@@ -35,7 +35,6 @@ import scipy.sparse as sp
 from scipy.cluster.hierarchy import cophenet, linkage
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import squareform
-from sklearn.metrics import silhouette_samples
 from sklearn.utils import check_random_state
 
 from bcnmf.init import perturb
@@ -128,6 +127,8 @@ def topic_silhouettes(loadings: list[np.ndarray], n_rounds: int = 10) -> np.ndar
         return np.ones(1)
     distances = np.clip(1.0 - topics @ topics.T, 0.0, 2.0)
     np.fill_diagonal(distances, 0.0)
+    from sklearn.metrics import silhouette_samples  # here: sklearn.metrics costs 7 MB at import
+
     values = silhouette_samples(distances, labels, metric="precomputed")
     return np.array([values[labels == g].mean() for g in range(k)])
 

@@ -38,7 +38,8 @@ class Penalty:
 
 def multiplicative_step(F: np.ndarray, neg: np.ndarray, pos: np.ndarray, exponent: float) -> None:
     """In-place ``F *= (neg / pos) ** exponent`` with a floor on ``pos``."""
-    ratio = neg / np.maximum(pos, EPSILON)
+    ratio = np.maximum(pos, EPSILON)
+    np.divide(neg, ratio, out=ratio)  # in place: one factor-sized temporary, not two
     if exponent != 1.0:
         np.power(ratio, exponent, out=ratio)
     F *= ratio

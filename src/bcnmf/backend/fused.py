@@ -268,7 +268,11 @@ def _thread_buffers(n_blocks: int, Hp: np.ndarray, wanted: bool) -> np.ndarray:
 
 
 def _reduce(buffers: np.ndarray, k: int) -> np.ndarray:
-    return np.ascontiguousarray(buffers.sum(axis=0)[:, :k].T)
+    """The threads' buffers summed (into the first, which holds no temporary) as a ``(k, p)`` array."""
+    total = buffers[0]
+    for other in buffers[1:]:
+        total += other
+    return np.ascontiguousarray(total[:, :k].T)
 
 
 def _csr_parts(X: sp.csr_matrix, W: np.ndarray, Hp: np.ndarray):

@@ -56,11 +56,13 @@ class KullbackLeibler(ElementwiseLoss):
             total += W.shape[0] * float(self.offset.sum(dtype=np.float64))
         return total
 
+    # KL's positive parts are sums of the other factor, the same in every column (row): read-only
+    # broadcast views, so that no k x p (n x k) array of repeated values is held.
     def _zero_h_pos(self, W, H):
-        return np.repeat(W.sum(axis=0)[:, None], H.shape[1], axis=1).astype(H.dtype, copy=False)
+        return np.broadcast_to(W.sum(axis=0, dtype=H.dtype)[:, None], H.shape)
 
     def _zero_w_pos(self, W, H):
-        return np.repeat(H.sum(axis=1)[None, :], W.shape[0], axis=0).astype(W.dtype, copy=False)
+        return np.broadcast_to(H.sum(axis=1, dtype=W.dtype)[None, :], W.shape)
 
     def h_parts(self, X, W, H):
         if is_sparse(X):

@@ -127,6 +127,9 @@ def run_multiplicative_updates(
                     cap_modelled_totals(term, H, caps)
                 if normalize:
                     normalize_loadings(terms, H)
+            # Dropped now, not when the next iteration's parts replace them: two k x p arrays
+            # per term less at the peak.
+            del parts
             bar.update(1)
             if n_iter % eval_every and n_iter != max_iter:
                 continue
