@@ -38,8 +38,9 @@ class Penalty:
 
 def multiplicative_step(F: np.ndarray, neg: np.ndarray, pos: np.ndarray, exponent: float) -> None:
     """In-place ``F *= (neg / pos) ** exponent`` with a floor on ``pos``."""
-    ratio = np.maximum(pos, EPSILON)
-    np.divide(neg, ratio, out=ratio)  # in place: one factor-sized temporary, not two
+    # In place, one factor-sized temporary instead of two, in the precision neg / pos would have.
+    ratio = np.maximum(pos, EPSILON, dtype=np.result_type(neg, pos))
+    np.divide(neg, ratio, out=ratio)
     if exponent != 1.0:
         np.power(ratio, exponent, out=ratio)
     F *= ratio
