@@ -35,7 +35,7 @@ from sklearn.preprocessing import normalize
 
 from bcnmf import BCNMF, NMF, ContrastivePCA
 from bcnmf.datasets import mice_protein, simulate_contrastive
-from bcnmf.rank_selection import select_n_components
+from bcnmf.selection import select_n_components
 
 HERE = Path(__file__).resolve().parent
 BETAS = (0, 1, 2, 4, 8, 16)
@@ -211,7 +211,7 @@ def format_report(results: pd.DataFrame, seeds_of: dict[str, int], golub: pd.Dat
     else:
         lines += [
             "esGolub (38 samples x 5,000 genes, Debian r-cran-nmf), KL NMF, 10 restarts per k "
-            "(`bcnmf.rank_selection.select_n_components`); Brunet et al. (2004) found k = 2 and 3 stable.",
+            "(`bcnmf.selection.select_n_components`); Brunet et al. (2004) found k = 2 and 3 stable.",
             "",
             "| k | cophenetic | dispersion | smallest silhouette | held-out loss | recommended |",
             "|---:|---:|---:|---:|---:|:---:|",

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from bcnmf.gene_sets import bundled
+from bcnmf.enrichment.gene_sets import bundled
 
 #: Hallmark sets the planted target programs are drawn from.
 PLANTED = ("HALLMARK_INTERFERON_GAMMA_RESPONSE", "HALLMARK_OXIDATIVE_PHOSPHORYLATION")

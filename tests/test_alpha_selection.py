@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from bcnmf import BCNMF
-from bcnmf.alpha_selection import _recommend, select_alpha
+from bcnmf.selection.alpha import _recommend, select_alpha
 from bcnmf.datasets import simulate_contrastive
 from bcnmf.evaluation import clustering_ari
 

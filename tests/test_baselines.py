@@ -9,7 +9,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 
-from bcnmf.baselines import ContrastivePCA, subspace_affinity
+from bcnmf.estimators.contrastive_pca import ContrastivePCA, subspace_affinity
 from bcnmf.datasets import mice_protein
 
 

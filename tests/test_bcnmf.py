@@ -12,7 +12,8 @@ import scipy.sparse as sp
 from bcnmf import BCNMF, NMF, AlphaTooLargeWarning
 from bcnmf.datasets import simulate_contrastive
 from bcnmf.evaluation import clustering_ari
-from bcnmf.models import bcnmf as bcnmf_module
+from bcnmf.models import ContrastiveModel, NMFModel
+from bcnmf.models import contrastive as bcnmf_module
 from bcnmf.solvers import NonFiniteError
 
 
@@ -86,7 +87,7 @@ def test_objective_curve_is_the_contrastive_objective(small_sim):
     expected = target.value(small_sim.target.astype(np.float32), model.target_usage_, model.components_) - 2.0 * background.value(
         small_sim.background.astype(np.float32), model.background_usage_, model.components_)
     assert model.objective_curve_[-1] == pytest.approx(expected, rel=1e-4)
-    assert model.loss_curve_[-1] < model.loss_curve_[0] or model.objective_curve_[-1] < model.objective_curve_[0]
+    assert model.target_loss_curve_[-1] < model.target_loss_curve_[0] or model.objective_curve_[-1] < model.objective_curve_[0]
     assert model.n_iter_ == 40 and len(model.objective_curve_) == len(model.objective_curve_iterations_)
 
 
@@ -129,3 +130,11 @@ def test_estimator_params_roundtrip():
     params = model.get_params()
     assert params["alpha"] == 2.0 and params["damping"] == 0.5
     assert BCNMF(**params).get_params() == params
+
+
+@pytest.mark.parametrize("params", [{"n_components": "auto"}, {"n_components": 2, "alpha": "auto"}])
+def test_one_configuration_refuses_settings_chosen_from_data(small_sim, params):
+    with pytest.raises(ValueError, match="fits one configuration; 'auto' settings are chosen by bcnmf.BCNMF"):
+        ContrastiveModel(**params).fit(small_sim.target, small_sim.background)
+    with pytest.raises(ValueError, match="n_components='auto' is chosen by bcnmf.NMF"):
+        NMFModel("auto").fit(small_sim.target)

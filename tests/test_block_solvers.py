@@ -33,8 +33,8 @@ def test_nmf_minibatch_reaches_the_full_batch_objective(loss, kwargs, sparse_sim
     common = dict(n_components=4, loss=loss, random_state=0, max_iter=300, **kwargs)
     full = _quiet(NMF(solver="mu", **common).fit, X)
     mini = _quiet(NMF(solver="minibatch", batch_size=64, **common).fit, X)
-    assert mini.loss_curve_[-1] == pytest.approx(full.loss_curve_[-1], rel=0.02)
-    assert np.all(np.diff(mini.loss_curve_) <= 1e-6 * abs(mini.loss_curve_[0]))
+    assert mini.objective_curve_[-1] == pytest.approx(full.objective_curve_[-1], rel=0.02)
+    assert np.all(np.diff(mini.objective_curve_) <= 1e-6 * abs(mini.objective_curve_[0]))
 
 
 @pytest.mark.parametrize("loss", ["kl", "nb"])

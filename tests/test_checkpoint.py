@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bcnmf import BCNMF
-from bcnmf.checkpoint import Checkpoint
+from bcnmf.solvers.checkpoint import Checkpoint
 from bcnmf.cli import main
 from bcnmf.datasets import simulate_contrastive
 from helpers import write_cells

@@ -16,7 +16,7 @@ import scipy.io
 import scipy.sparse as sp
 
 from bcnmf.cli import main
-from bcnmf.io import read_input
+from bcnmf.io.readers import read_input
 from helpers import PLANTED, hallmark_planted, write_cells
 
 

@@ -8,10 +8,10 @@ import pytest
 
 import bcnmf
 from bcnmf import BCNMF
-from bcnmf.enriched_selection import fewest_that_predict_as_well, select_n_enriched
+from bcnmf.selection.enriched import fewest_that_predict_as_well, select_n_enriched
 from bcnmf.evaluation import clustering_ari
-from bcnmf.report import render_report
-from bcnmf.topic_enrichment import ENRICHED, SHARED
+from bcnmf.cli.report import render_report
+from bcnmf.enrichment.topics import ENRICHED, SHARED
 from helpers import one_object
 
 

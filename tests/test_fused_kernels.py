@@ -22,7 +22,7 @@ from bcnmf.backend.fused import (
 )
 from bcnmf.engine import Term, usage_step
 from bcnmf.losses import make_loss
-from bcnmf.updates import Penalty
+from bcnmf.losses.penalty import Penalty
 
 
 def _data(n=60, p=45, k=11, density=0.2, seed=0, dtype=np.float64):

@@ -10,8 +10,8 @@ import pytest
 from scipy.stats import hypergeom, mannwhitneyu
 
 from bcnmf import BCNMF
-from bcnmf.gene_set_enrichment import enrich_topics
-from bcnmf.gene_sets import bundled, load_gene_sets, read_gmt
+from bcnmf.enrichment.gene_set_tests import enrich_topics
+from bcnmf.enrichment.gene_sets import bundled, load_gene_sets, read_gmt
 from helpers import PLANTED, hallmark_planted
 
 def test_bundled_collections_load_offline():

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from bcnmf.backend.blocks import ArraySource
-from bcnmf.init import contrastive_loadings, pooled_row_space
+from bcnmf.models.starts import contrastive_loadings, pooled_row_space
 
 
 def test_pooled_row_space_spans_the_leading_singular_vectors_of_the_stacked_blocks():
@@ -32,7 +32,7 @@ def test_contrastive_start_is_the_same_in_small_blocks_and_leaves_the_data_alone
     Xb = np.asarray(rng.poisson(1.0, (300, 60)), dtype=np.float32)
     kept_t, kept_b = Xt.copy(), Xb.copy()
     whole = contrastive_loadings(Xt, Xb, 4, np.random.default_rng(3), np.float32, log_transform=True)
-    monkeypatch.setattr("bcnmf.init.BLOCK_ENTRIES", 500)  # about 30 blocks per dataset
+    monkeypatch.setattr("bcnmf.models.starts.BLOCK_ENTRIES", 500)  # about 30 blocks per dataset
     blocked = contrastive_loadings(Xt, Xb, 4, np.random.default_rng(3), np.float32, log_transform=True)
     np.testing.assert_allclose(blocked, whole, rtol=1e-3, atol=1e-6)
     assert (Xt != kept_t).nnz == 0 and np.array_equal(Xb, kept_b)

@@ -46,14 +46,14 @@ def test_same_seed_same_result_and_restarts_keep_the_best(digits_like):
     a = NMF(4, loss="kl", init="random", n_init=3, random_state=7, max_iter=60).fit(digits_like)
     b = NMF(4, loss="kl", init="random", n_init=3, random_state=7, max_iter=60).fit(digits_like)
     np.testing.assert_array_equal(a.components_, b.components_)
-    assert a.loss_curve_[-1] == pytest.approx(np.nanmin(a.restart_objectives_))
+    assert a.objective_curve_[-1] == pytest.approx(np.nanmin(a.restart_objectives_))
     assert len(set(np.round(a.restart_objectives_, 3))) == 3
 
 
-def test_loss_curve_decreases_and_transform_reproduces_usages(digits_like):
+def test_objective_curve_decreases_and_transform_reproduces_usages(digits_like):
     model = NMF(6, loss="kl", max_iter=200, random_state=0)
     W = model.fit_transform(digits_like)
-    assert np.all(np.diff(model.loss_curve_) <= 1e-6 * model.loss_curve_[0])
+    assert np.all(np.diff(model.objective_curve_) <= 1e-6 * model.objective_curve_[0])
     W_new = model.transform(digits_like)
     assert np.corrcoef(W.ravel(), W_new.ravel())[0, 1] > 0.99
     assert model.inverse_transform(W).shape == digits_like.shape
@@ -63,9 +63,9 @@ def test_loss_curve_decreases_and_transform_reproduces_usages(digits_like):
 def test_count_losses_fit_and_report_noise_parameters(digits_like, loss, kwargs):
     model = NMF(6, loss=loss, max_iter=100, random_state=0, **kwargs).fit(digits_like)
     if loss == "beta":  # fixed likelihood: every step is non-increasing
-        assert np.all(np.diff(model.loss_curve_) <= 1e-6 * model.loss_curve_[0])
+        assert np.all(np.diff(model.objective_curve_) <= 1e-6 * model.objective_curve_[0])
     else:  # dispersion is re-estimated along the way, so only the end point is compared
-        assert model.loss_curve_[-1] < model.loss_curve_[0]
+        assert model.objective_curve_[-1] < model.objective_curve_[0]
     assert np.isfinite(model.components_).all()
     if loss in ("nb", "zinb"):
         assert model.dispersion_.shape == (digits_like.shape[1],)

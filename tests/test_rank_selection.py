@@ -11,7 +11,7 @@ from bcnmf.datasets import simulate_contrastive
 from bcnmf.evaluation import clustering_ari
 from bcnmf.losses import make_loss
 from bcnmf.losses.held_out import divergence_at
-from bcnmf.rank_selection import (
+from bcnmf.selection.rank import (
     consensus_matrix,
     cophenetic_correlation,
     dispersion,

@@ -10,7 +10,7 @@ import pytest
 
 from bcnmf import BCNMF
 from bcnmf.datasets import simulate_contrastive
-from bcnmf.topic_enrichment import ENRICHED, SHARED
+from bcnmf.enrichment.topics import ENRICHED, SHARED
 
 
 def cosines(A: np.ndarray, B: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bcnmf import topic_enrichment
-from bcnmf.topic_enrichment import ENRICHED, SHARED, usage_fractions
+from bcnmf.enrichment.topics import ENRICHED, SHARED, usage_fractions
 
 
 def test_a_topic_used_more_by_the_target_is_called_and_the_others_are_not():

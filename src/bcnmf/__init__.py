@@ -4,12 +4,17 @@ Rows are samples and columns features, as in scikit-learn and AnnData: ``X ~ W @
 ``W`` (samples x k) and loadings ``H`` (k x features).
 """
 
-from bcnmf import datasets, get, pl, tl
-from bcnmf.baselines import ContrastivePCA
-from bcnmf.models import BCNMF, NMF, AlphaTooLargeWarning, UnstableFitError
-from bcnmf.topic_enrichment import topic_enrichment
-from bcnmf.validation import DataWarning
+from bcnmf import datasets, enrichment, evaluation, get, pl, selection, tl
+from bcnmf._version import __version__
+from bcnmf.enrichment import topic_enrichment
+from bcnmf.estimators import (
+           BCNMF,
+           NMF,
+           AlphaTooLargeWarning,
+           ContrastivePCA,
+           UnstableFitError,
+)
+from bcnmf.utils.validation import DataWarning
 
-__version__ = "0.1.0"
-
-__all__ = ["BCNMF", "NMF", "AlphaTooLargeWarning", "ContrastivePCA", "DataWarning", "UnstableFitError", "datasets", "get", "pl", "tl", "topic_enrichment", "__version__"]
+__all__ = ["BCNMF", "NMF", "AlphaTooLargeWarning", "ContrastivePCA", "DataWarning", "UnstableFitError", "datasets",
+           "enrichment", "evaluation", "get", "pl", "selection", "tl", "topic_enrichment", "__version__"]

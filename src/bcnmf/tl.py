@@ -13,11 +13,18 @@ import numpy as np
 import pandas as pd
 
 from bcnmf import get
-from bcnmf.alpha_selection import DEFAULT_ALPHAS, select_alpha as _select_alpha
-from bcnmf.anndata_inputs import DEFAULT_MASK_VAR, check_anndata, contrast_input, feature_mask, matrix_of
-from bcnmf.gene_set_enrichment import TESTS, enrich_topics
-from bcnmf.models import BCNMF, NMF
-from bcnmf.rank_selection import select_n_components
+from bcnmf.enrichment.gene_set_tests import TESTS, enrich_topics
+from bcnmf.estimators import BCNMF, NMF
+from bcnmf.io.anndata import (
+    DEFAULT_MASK_VAR,
+    check_anndata,
+    contrast_input,
+    feature_mask,
+    matrix_of,
+)
+from bcnmf.selection.alpha import DEFAULT_ALPHAS
+from bcnmf.selection.alpha import select_alpha as _select_alpha
+from bcnmf.selection.rank import select_n_components
 
 
 def bcnmf(adata, condition_key: str | None = None, target=None, background=None, *, adata_background=None,
@@ -114,7 +121,7 @@ def nmf(adata, n_components: int | str = 10, *, loss: str = "frobenius", layer: 
         "params": _params(model, layer=layer, mask_var=_mask_name(adata, mask_var), method="nmf"),
         "topic_names": np.asarray([f"topic_{i}" for i in range(model.n_components_)], dtype=object),
         "var_mask": var_mask,
-        "objective": np.asarray(model.loss_curve_, dtype=np.float64),
+        "objective": np.asarray(model.objective_curve_, dtype=np.float64),
         "n_components": int(model.n_components_),
     }
     if hasattr(model, "rank_selection_"):
@@ -127,7 +134,7 @@ def nmf(adata, n_components: int | str = 10, *, loss: str = "frobenius", layer: 
 def select_k(adata, condition_key: str | None = None, target=None, background=None, *, adata_background=None,
              candidates: Iterable[int] = range(2, 11), n_restarts: int = 5, layer: str | None = None,
              mask_var=DEFAULT_MASK_VAR, key_added: str = "bcnmf", copy: bool = False, random_state=0, **params):
-    """Choose the number of topics (:func:`bcnmf.rank_selection.select_n_components`).
+    """Choose the number of topics (:func:`bcnmf.selection.select_n_components`).
 
     With a target and background (as in :func:`bcnmf`) the model is bcNMF; with neither
     ``condition_key`` nor ``adata_background``, plain NMF of every cell. Writes
@@ -153,7 +160,7 @@ def select_alpha(adata, condition_key: str | None = None, target=None, backgroun
                  adata_background=None, alphas: Iterable[float] = DEFAULT_ALPHAS, n_restarts: int = 3,
                  layer: str | None = None, mask_var=DEFAULT_MASK_VAR, key_added: str = "bcnmf", copy: bool = False,
                  random_state=0, **params):
-    """Choose bcNMF's contrast strength (:func:`bcnmf.alpha_selection.select_alpha`); target and
+    """Choose bcNMF's contrast strength (:func:`bcnmf.selection.select_alpha`); target and
     background as in :func:`bcnmf`. Writes ``uns["<key_added>_select_alpha"]``: ``table`` and
     ``recommended``."""
     data = contrast_input(adata, condition_key, target, background, adata_background=adata_background,
@@ -168,7 +175,7 @@ def select_alpha(adata, condition_key: str | None = None, target=None, backgroun
 def enrich(adata, gene_sets="hallmark", *, key: str = "bcnmf", tests=TESTS, n_top: int = 50, min_size: int = 5,
            max_size: int = 1000, case_sensitive: bool = False) -> pd.DataFrame:
     """Gene-set enrichment of every topic under ``key`` (see
-    :func:`bcnmf.gene_set_enrichment.enrich_topics`); the universe is the features the model was
+    :func:`bcnmf.enrichment.enrich_topics`); the universe is the features the model was
     fitted on.
 
     Returns the tidy table (topic, collection, gene_set, test, set_size, overlap, effect, p_value,

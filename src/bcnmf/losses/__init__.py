@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from bcnmf.backend.multiplicative import EPSILON
 from bcnmf.losses.base import ElementwiseLoss, Loss
 from bcnmf.losses.beta import BetaDivergence, KullbackLeibler
 from bcnmf.losses.frobenius import Frobenius
-from bcnmf.losses.negative_binomial import NegativeBinomial, ZeroInflatedNegativeBinomial
-from bcnmf.updates import EPSILON
+from bcnmf.losses.negative_binomial import (
+    NegativeBinomial,
+    ZeroInflatedNegativeBinomial,
+)
+from bcnmf.losses.penalty import Penalty
 
 #: Names accepted by ``loss=``, with what each means.
 LOSSES = {
@@ -65,6 +69,7 @@ __all__ = [
     "KullbackLeibler",
     "Loss",
     "NegativeBinomial",
+    "Penalty",
     "ZeroInflatedNegativeBinomial",
     "make_loss",
 ]

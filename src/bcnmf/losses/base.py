@@ -13,8 +13,15 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from bcnmf.backend import is_sparse, row_chunks, sampled_dot
-from bcnmf.backend.fused import EntryRule, fused_value_supported, sparse_h_parts, sparse_value, sparse_w_parts
-from bcnmf.updates import Penalty, multiplicative_step
+from bcnmf.backend.fused import (
+    EntryRule,
+    fused_value_supported,
+    sparse_h_parts,
+    sparse_value,
+    sparse_w_parts,
+)
+from bcnmf.backend.multiplicative import multiplicative_step
+from bcnmf.losses.penalty import Penalty
 
 
 class Loss(ABC):

@@ -8,8 +8,8 @@ from scipy.special import xlogy
 
 from bcnmf.backend import is_sparse, row_chunks
 from bcnmf.backend.fused import BETA, KL, kl_usage_sweep, make_rule
+from bcnmf.backend.multiplicative import EPSILON
 from bcnmf.losses.base import ElementwiseLoss
-from bcnmf.updates import EPSILON
 
 
 def _safe(v):

@@ -16,8 +16,8 @@ from scipy.special import xlogy
 
 from bcnmf.backend import is_sparse, row_chunks, to_dense_rows
 from bcnmf.backend.fused import NB, ZINB, make_rule
+from bcnmf.backend.multiplicative import EPSILON
 from bcnmf.losses.base import ElementwiseLoss
-from bcnmf.updates import EPSILON
 
 #: Range the moment estimate of the dispersion is kept in: below, NB is Poisson to float
 #: precision; above, a feature is modelled as pure noise.

@@ -1,6 +1,12 @@
-"""Estimators with the scikit-learn contract."""
+"""What is fitted: one configuration of each model (plain NMF, bcNMF published and disentangled)
+with its terms, starts, stabilisers and restarts. The estimators above add settings chosen from the
+data; the solvers below run the iterations."""
 
-from bcnmf.models.bcnmf import BCNMF, AlphaTooLargeWarning, UnstableFitError
-from bcnmf.models.nmf import NMF
+from bcnmf.models.contrastive import (
+    AlphaTooLargeWarning,
+    ContrastiveModel,
+    UnstableFitError,
+)
+from bcnmf.models.nmf import NMFModel
 
-__all__ = ["BCNMF", "NMF", "AlphaTooLargeWarning", "UnstableFitError"]
+__all__ = ["AlphaTooLargeWarning", "ContrastiveModel", "NMFModel", "UnstableFitError"]

@@ -12,10 +12,10 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from bcnmf.engine import Term
-from bcnmf.init import perturb
 from bcnmf.losses import LOSSES, Loss
+from bcnmf.models.starts import perturb
 from bcnmf.solvers import NonFiniteError, run_multiplicative_updates
-from bcnmf.validation import check_dtype, check_matrix, check_positive
+from bcnmf.utils.validation import check_dtype, check_matrix, check_positive
 
 
 def check_loss_name(loss: str, beta) -> None:
@@ -51,104 +51,6 @@ def store_fit_metadata(estimator, feature_names, n_features: int, loss: Loss) ->
         value = getattr(loss, attribute, None)
         if value is not None:
             setattr(estimator, attribute, value)
-
-
-#: Candidates and restarts of ``n_components="auto"``.
-AUTO_CANDIDATES = tuple(range(2, 11))
-AUTO_RESTARTS = 5
-#: The contrast strength at which ``n_components="auto"`` compares ranks when alpha is also "auto".
-AUTO_RANK_ALPHA = 1.0
-#: Restarts per alpha of ``alpha="auto"``.
-AUTO_ALPHA_RESTARTS = 3
-#: Most enriched topics tried, and restarts per candidate, of ``n_enriched="auto"``.
-AUTO_MAX_ENRICHED = 4
-AUTO_ENRICHED_RESTARTS = 4
-#: Parameters that rank and alpha selection set themselves, or that do not change a fit.
-_SET_BY_SELECTION = ("n_components", "random_state", "init", "n_init", "verbose", "checkpoint", "checkpoint_every")
-
-
-def automatic_rank(estimator, X, X_background=None, *, solver: str) -> int:
-    """The number of topics :func:`bcnmf.rank_selection.select_n_components` recommends for ``X``
-    (and a background) under the estimator's other settings; its table is kept as
-    ``estimator.rank_selection_``.
-
-    ``X`` must be in memory (``solver="mu"``): rank selection refits the model many times.
-    """
-    from bcnmf.rank_selection import select_n_components  # rank selection fits these estimators
-
-    if solver != "mu":
-        raise ValueError("n_components='auto' refits the model many times and needs the data in memory; "
-                         "choose n_components for data read in blocks.")
-
-    limit = min(X.shape)
-    candidates = [k for k in AUTO_CANDIDATES if k <= limit]
-    if not candidates:
-        raise ValueError(f"n_components='auto' needs at least 2 samples and 2 features; X has shape {X.shape}.")
-    params = _selection_params(estimator)
-    if params.get("alpha") == "auto":
-        params["alpha"] = AUTO_RANK_ALPHA
-    result = select_n_components(X, candidates, X_background=X_background, n_restarts=AUTO_RESTARTS,
-                                 random_state=estimator.random_state, verbose=estimator.verbose, **params)
-    estimator.rank_selection_ = result.table
-    return result.recommended
-
-
-def automatic_alpha(estimator, X_target, X_background, n_components: int, *, solver: str) -> float:
-    """The contrast strength :func:`bcnmf.alpha_selection.select_alpha` recommends for
-    ``n_components`` topics under the estimator's other settings; its table is kept as
-    ``estimator.alpha_selection_``."""
-    from bcnmf.alpha_selection import DEFAULT_ALPHAS, select_alpha  # alpha selection fits these estimators
-
-    if solver != "mu":
-        raise ValueError("alpha='auto' refits the model many times and needs the data in memory; "
-                         "choose alpha for data read in blocks.")
-    params = _selection_params(estimator)
-    del params["alpha"]
-    result = select_alpha(X_target, X_background, DEFAULT_ALPHAS, n_components=n_components,
-                          n_restarts=AUTO_ALPHA_RESTARTS, random_state=estimator.random_state,
-                          verbose=estimator.verbose, **params)
-    estimator.alpha_selection_ = result.table
-    return result.recommended
-
-
-def automatic_disentangled(estimator, X_target, X_background, *, solver: str) -> tuple[int, int]:
-    """``(n_shared, n_enriched)`` for ``n_enriched="auto"``: the background's recommended NMF rank
-    (1 when no rank is stable there), then :func:`bcnmf.enriched_selection.select_n_enriched`
-    with that many shared topics (see that module). Keeps the background's table as
-    ``rank_selection_`` and the second as ``enriched_selection_``."""
-    from bcnmf.enriched_selection import select_n_enriched  # selection fits these estimators
-    from bcnmf.models.nmf import NMF
-
-    if solver != "mu":
-        raise ValueError("n_enriched='auto' refits the model many times and needs the data in memory; "
-                         "choose n_components and n_enriched for data read in blocks.")
-    params = _selection_params(estimator)
-    background = NMF("auto", loss=estimator.loss, beta=estimator.beta, max_iter=estimator.max_iter,
-                     tol=estimator.tol, dtype=estimator.dtype, dispersion=estimator.dispersion,
-                     random_state=estimator.random_state, verbose=estimator.verbose)
-    n_shared = automatic_rank(background, X_background, solver=solver)
-    estimator.rank_selection_ = background.rank_selection_
-    if not background.rank_selection_["stable"].any():
-        # Restarts agree on no two or more programs of the background: one topic, its mean profile.
-        n_shared = 1
-    # The candidates leave at least one sample per topic; alpha is chosen afterwards, for the chosen topics.
-    largest = min(AUTO_MAX_ENRICHED, min(X_target.shape) - n_shared)
-    if largest < 1:
-        raise ValueError(f"n_enriched='auto': the background's {n_shared} shared topics leave no room for an "
-                         f"enriched topic in X_target of shape {X_target.shape}.")
-    params.pop("n_enriched")
-    if params.get("alpha") == "auto":
-        params["alpha"] = 0.0
-    result = select_n_enriched(X_target, X_background, range(1, largest + 1), n_shared=n_shared,
-                               n_restarts=AUTO_ENRICHED_RESTARTS, random_state=estimator.random_state,
-                               verbose=estimator.verbose, **params)
-    estimator.enriched_selection_ = result.table
-    return n_shared, result.recommended
-
-
-def _selection_params(estimator) -> dict:
-    """The estimator's parameters that shape each refit of a selection."""
-    return {name: value for name, value in estimator.get_params().items() if name not in _SET_BY_SELECTION}
 
 
 def check_missing_allowed(estimator, solver: str, argument: str) -> None:

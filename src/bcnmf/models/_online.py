@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from bcnmf.engine import Term, cap_modelled_totals, normalize_loadings, usage_step
+from bcnmf.losses.penalty import Penalty
 from bcnmf.models._common import flat_usages
 from bcnmf.models._streaming import WARM_UP_ITERATIONS
 from bcnmf.solvers.blocks import OnlineStatistics
-from bcnmf.updates import Penalty
 
 
 class OnlineState:

@@ -11,7 +11,7 @@ import numpy as np
 from bcnmf.backend import column_sums, max_row_total
 from bcnmf.backend.blocks import ArraySource, RowSource, as_source, is_out_of_core
 from bcnmf.models._common import allowed_mass, restrict_topics
-from bcnmf.validation import check_matrix, scan_source
+from bcnmf.utils.validation import check_matrix, scan_source
 
 #: Values of ``solver=``: "auto" is "mu" for data in memory and "minibatch" for data read from disk.
 SOLVERS = ("auto", "mu", "minibatch", "online")

@@ -6,18 +6,17 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
-from bcnmf.engine import Penalty, Term
-from bcnmf.init import DETERMINISTIC_INITS, INIT_METHODS, initialize
+from bcnmf.engine import Term
 from bcnmf.losses import make_loss
 from bcnmf.losses.held_out import HeldOutEntries
+from bcnmf.losses.penalty import Penalty
 from bcnmf.models._common import (
     Restart,
     StartingPoints,
-    automatic_rank,
     best_restart,
+    check_common_params,
     check_fitted,
     check_missing_allowed,
-    check_common_params,
     check_new_data,
     store_fit_metadata,
     usages_for,
@@ -33,81 +32,29 @@ from bcnmf.models._streaming import (
     resolve_solver,
     starting_usages,
 )
+from bcnmf.models.starts import DETERMINISTIC_INITS, INIT_METHODS, initialize
 from bcnmf.solvers import run_block_updates, run_multiplicative_updates
-from bcnmf.validation import check_matrix, check_missing, check_n_components, check_positive
+from bcnmf.utils.deprecation import DeprecatedAlias
+from bcnmf.utils.validation import (
+    check_matrix,
+    check_missing,
+    check_n_components,
+    check_positive,
+)
 
 
-class NMF(TransformerMixin, BaseEstimator):
-    """Non-negative matrix factorization ``X ~ W @ H`` by multiplicative updates.
+class NMFModel(TransformerMixin, BaseEstimator):
+    """One configuration of plain NMF: the fitting machinery behind :class:`bcnmf.NMF`, for a
+    fixed number of components.
 
-    Rows of ``X`` are samples, columns features; ``transform`` returns usages ``W``
-    (n_samples x k) and ``components_`` holds loadings ``H`` (k x n_features), as in
-    :class:`sklearn.decomposition.NMF`.
-
-    Parameters
-    ----------
-    n_components : int or "auto"
-        Number of components (topics) ``k``.
-        ``"auto"`` chooses it among 2 to 10 by the agreement of 5 restarts per candidate (see
-        :func:`bcnmf.rank_selection.select_n_components`; about 45 extra fits), and keeps the
-        table in ``rank_selection_``.
-    loss : {"frobenius", "kl", "beta", "nb", "zinb"}
-        Likelihood (see :data:`bcnmf.losses.LOSSES`).
-    beta : float, optional
-        The beta of ``loss="beta"``.
-    init : {"nndsvda", "nndsvd", "nndsvdar", "random", "custom"}
-        Starting factors; "custom" uses the ``W`` and ``H`` passed to :meth:`fit`.
-    max_iter : int
-        Most iterations per start.
-    tol : float
-        Relative change of the objective (over ``eval_every`` iterations) that ends a fit; 0 runs
-        ``max_iter`` iterations.
-    l1_ratio, alpha_W, alpha_H : float
-        Elastic-net penalties, scaled as in scikit-learn: ``alpha_W * n_features`` on ``W`` and
-        ``alpha_H * n_samples`` on ``H``; ``alpha_H="same"`` uses ``alpha_W``.
-    n_init : int
-        Number of starts; the one with the lowest objective is kept. Starts after the first perturb
-        a deterministic init (log-normal jitter) or draw a new random one.
-    random_state : int, Generator or None
-        Seed; the same seed gives the same result.
-    dtype : {"float32", "float64"}
-        Precision of the factors and computations.
-    dispersion : float or array, optional
-        NB/ZINB dispersion (``Var = mu + dispersion * mu^2``); estimated per feature when None.
-    eval_every : int
-        Iterations between evaluations of the objective (for ``tol`` and ``loss_curve_``).
-    solver : {"auto", "mu", "minibatch", "online"}
-        "mu" updates from all rows at once; "minibatch" reads row blocks of ``batch_size`` and
-        moves the loadings once per pass (the same fit, memory bounded by a block); "online" moves
-        them after every block (as :class:`sklearn.decomposition.MiniBatchNMF`). "auto" is "mu" for
-        data in memory and "minibatch" for an ``.h5ad`` path, a backed AnnData or a list of row
-        blocks. With the block solvers ``max_iter`` counts passes; NB/ZINB noise parameters are
-        estimated once, on a sample of rows.
-    batch_size : int
-        Rows per block.
-    forget_factor : float
-        Online solver: weight kept by the previous pass's statistics.
-    verbose : bool
-        Show a progress bar.
-
-    Attributes
-    ----------
-    components_ : ndarray, shape (n_components, n_features)
-    n_components_ : int
-    rank_selection_ : pandas.DataFrame
-        With ``n_components="auto"``: the measures of each candidate ``k``.
-    n_iter_ : int
-    reconstruction_err_ : float
-        ``sqrt(2 * divergence)`` at the end of the fit (Frobenius norm of the residual for squared
-        error), as scikit-learn reports it.
-    loss_curve_ : ndarray
-        Objective (divergence plus penalties) at iterations ``loss_curve_iterations_``.
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Only when fitted on a DataFrame.
-    dispersion_, zero_inflation_ : ndarray
-        Fitted NB dispersion and ZINB dropout probability per feature (those losses only).
+    The parameters are those of :class:`bcnmf.NMF`, whose documentation describes them; here
+    ``n_components`` must be a number. Choosing it (``"auto"``) fits many configurations, which
+    is the selection layer's work, above this one.
     """
+
+    #: Old names of ``objective_curve_`` and ``objective_curve_iterations_``.
+    loss_curve_ = DeprecatedAlias("objective_curve_", removed_in="0.3")
+    loss_curve_iterations_ = DeprecatedAlias("objective_curve_iterations_", removed_in="0.3")
 
     def __init__(
         self,
@@ -206,9 +153,8 @@ class NMF(TransformerMixin, BaseEstimator):
         else:
             left_out = None
         if self.n_components == "auto":
-            k = automatic_rank(self, X, solver=solver)
-        else:
-            k = check_n_components(self.n_components, n_samples, n_features)
+            return self._fit_automatic(X, solver, W=W, H=H)
+        k = check_n_components(self.n_components, n_samples, n_features)
         custom = self._starting_factors((n_samples, n_features), k, W, H, dtype)
         W_pen, H_pen = self._penalties(n_samples, n_features)
         starts = StartingPoints(
@@ -252,11 +198,16 @@ class NMF(TransformerMixin, BaseEstimator):
         # Block schedules report the divergence from their last pass over the data.
         divergence = term.divergence(result.H) if solver == "mu" else result.term_curves[0][-1]
         self.reconstruction_err_ = term.loss.reconstruction_error(divergence)
-        self.loss_curve_ = np.asarray(result.objective_curve)
-        self.loss_curve_iterations_ = np.asarray(result.iterations)
+        self.objective_curve_ = np.asarray(result.objective_curve)
+        self.objective_curve_iterations_ = np.asarray(result.iterations)
         self.restart_objectives_ = np.asarray(objectives)
         store_fit_metadata(self, names, n_features, term.loss)
         return term.W
+
+    def _fit_automatic(self, X, solver: str, *, W=None, H=None) -> np.ndarray:
+        """Fit with the number of components chosen from the data (``"auto"``): many
+        configurations, which :class:`bcnmf.NMF` does; a single configuration cannot."""
+        raise ValueError(f"{type(self).__name__} fits one configuration; n_components='auto' is chosen by bcnmf.NMF.")
 
     def _starting_factors(self, shape, k, W, H, dtype):
         if self.init != "custom":
@@ -276,12 +227,12 @@ class NMF(TransformerMixin, BaseEstimator):
             raise ValueError("init='custom' needs finite, non-negative W and H.")
         return W, H
 
-    def fit(self, X, y=None, W=None, H=None, *, missing=None) -> "NMF":
+    def fit(self, X, y=None, W=None, H=None, *, missing=None) -> "NMFModel":
         """Fit the model to ``X``; see :meth:`fit_transform`."""
         self.fit_transform(X, y, W=W, H=H, missing=missing)
         return self
 
-    def partial_fit(self, X, y=None, W=None, H=None) -> "NMF":
+    def partial_fit(self, X, y=None, W=None, H=None) -> "NMFModel":
         """Update the model from one block of rows (the online schedule, driven by the caller).
 
         The first call initialises the loadings from this block (``init``, or ``H`` with

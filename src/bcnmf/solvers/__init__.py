@@ -1,6 +1,10 @@
 """How a fit runs: schedules of the engine's usage and loading steps, and restarts."""
 
 from bcnmf.solvers.blocks import SCHEDULES, run_block_updates
-from bcnmf.solvers.full_batch import FitResult, NonFiniteError, run_multiplicative_updates
+from bcnmf.solvers.full_batch import (
+    FitResult,
+    NonFiniteError,
+    run_multiplicative_updates,
+)
 
 __all__ = ["SCHEDULES", "FitResult", "NonFiniteError", "run_block_updates", "run_multiplicative_updates"]

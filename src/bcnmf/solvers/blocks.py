@@ -1,7 +1,8 @@
 """Schedules that read each dataset in row blocks: the exact mini-batch schedule and the online one.
 
-Both are schedules of the same two block functions as the full-batch solver (DESIGN.md): a usage
-step on a block's rows, and the loadings' gradient parts summed over blocks.
+Both are schedules of the same two block functions as the full-batch solver (see
+docs/concepts/architecture.md): a usage step on a block's rows, and the loadings' gradient parts
+summed over blocks.
 
 * ``"minibatch"`` (exact): one pass over every block of every dataset updates each block's usages
   and adds its loadings parts; the loadings move once per pass. This is the full-batch algorithm
@@ -21,10 +22,19 @@ from itertools import zip_longest
 
 import numpy as np
 
-from bcnmf.engine import Parts, Term, cap_modelled_totals, loadings_ratio, loadings_step, normalize_loadings, usage_step
-from bcnmf.progress import progress_bar
+from bcnmf.backend.multiplicative import EPSILON
+from bcnmf.engine import (
+    Parts,
+    Term,
+    cap_modelled_totals,
+    loadings_ratio,
+    loadings_step,
+    normalize_loadings,
+    usage_step,
+)
+from bcnmf.losses.penalty import Penalty
 from bcnmf.solvers.full_batch import FitResult, NonFiniteError, all_finite
-from bcnmf.updates import EPSILON, Penalty
+from bcnmf.utils.progress import progress_bar
 
 SCHEDULES = ("minibatch", "online")
 

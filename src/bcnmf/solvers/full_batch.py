@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bcnmf.checkpoint import Checkpoint, loss_state, restore_loss
 from bcnmf.engine import (
-    Penalty,
     Term,
     cap_modelled_totals,
     normalize_loadings,
@@ -16,7 +14,9 @@ from bcnmf.engine import (
     update_loadings,
     usage_step,
 )
-from bcnmf.progress import progress_bar
+from bcnmf.losses.penalty import Penalty
+from bcnmf.solvers.checkpoint import Checkpoint, loss_state, restore_loss
+from bcnmf.utils.progress import progress_bar
 
 
 class NonFiniteError(FloatingPointError):

@@ -37,17 +37,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bcnmf.rank_selection import (
+from bcnmf.selection.rank import (
     MIN_COPHENETIC,
     MIN_SILHOUETTE,
     agreement,
-    mean_present,
     check_restart_settings,
+    mean_present,
     prepare_refits,
     restart_fits,
 )
-from bcnmf.progress import progress_bar
-from bcnmf.validation import check_n_components, check_positive
+from bcnmf.utils.progress import progress_bar
+from bcnmf.utils.validation import check_n_components, check_positive
 
 #: The alpha grid of ``alpha="auto"`` and :func:`select_alpha`.
 DEFAULT_ALPHAS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -86,7 +86,7 @@ def select_alpha(X_target, X_background, alphas: Iterable[float] = DEFAULT_ALPHA
         Contrast strengths to try (> 0).
     n_components : int
         Number of topics (choose it first, for example with
-        :func:`bcnmf.rank_selection.select_n_components`).
+        :func:`bcnmf.selection.select_n_components`).
     n_restarts : int
         Fits per alpha (>= 2), each from the contrastive start jittered.
     heldout_fraction : float

@@ -23,7 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import false_discovery_control, hypergeom, norm, rankdata
 
-from bcnmf.gene_sets import load_gene_sets
+from bcnmf.enrichment.gene_sets import load_gene_sets
 
 TESTS = ("ora", "rank")
 COLUMNS = ["topic", "collection", "gene_set", "test", "set_size", "overlap", "effect", "p_value", "q_value", "genes"]
@@ -38,7 +38,7 @@ def enrich_topics(loadings: pd.DataFrame, gene_sets, *, tests: Sequence[str] = T
     loadings : pandas.DataFrame, shape (n_topics, n_genes)
         Non-negative loadings, indexed by topic name, with gene names as columns.
     gene_sets : str, path, dict or list
-        Collections as :func:`bcnmf.gene_sets.load_gene_sets` takes them (``"hallmark"``,
+        Collections as :func:`bcnmf.enrichment.gene_sets.load_gene_sets` takes them (``"hallmark"``,
         ``"GO_BP"``, a .gmt path, a dict of gene lists, or a list of these).
     tests : sequence of {"ora", "rank"}
     n_top : int

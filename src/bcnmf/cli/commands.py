@@ -8,7 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from bcnmf import get, tl
-from bcnmf.io import read_input, write_atomic
+from bcnmf.io.readers import read_input
+from bcnmf.utils.files import write_atomic
+
 
 class CommandError(Exception):
     """A problem with the command's input, reported as one line."""
@@ -21,7 +23,7 @@ TOP_FEATURES = 50
 def demo(args: argparse.Namespace) -> None:
     if args.beta < 0:
         raise CommandError(f"--beta {args.beta:g} must be >= 0.")
-    from bcnmf.demo import run_demo
+    from bcnmf.cli.demo import run_demo
 
     run_demo(seed=args.seed, beta=args.beta)
 
@@ -73,7 +75,7 @@ def enrich(args: argparse.Namespace) -> None:
 def report(args: argparse.Namespace) -> None:
     import anndata as ad
 
-    from bcnmf.report import write_report
+    from bcnmf.cli.report import write_report
 
     result = _existing(args.result, "RESULT")
     if not args.out.endswith((".html", ".htm")):
@@ -108,7 +110,7 @@ def benchmark(args: argparse.Namespace) -> None:
     import runpy
     import sys
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / f"bench_{args.name}.py"
+    script = Path(__file__).resolve().parents[3] / "benchmarks" / f"bench_{args.name}.py"
     if not script.is_file():
         raise CommandError(f"{script} is not there: benchmarks run from a source checkout (git clone, then "
                            "pip install -e .).")

@@ -1,14 +1,10 @@
-"""The multiplicative step and the elastic-net penalty, shared by the losses and the engine."""
+"""The elastic-net penalty on a factor: a term of the objective with its own gradient part."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-
-#: Floor for denominators (and model values in ratios); matches scikit-learn's choice so that our
-#: multiplicative updates and theirs agree to rounding on the same data.
-EPSILON = float(np.finfo(np.float32).eps)
 
 
 @dataclass(frozen=True)
@@ -34,13 +30,3 @@ class Penalty:
         if self.l2 > 0:
             pos = pos + self.l2 * F
         return pos
-
-
-def multiplicative_step(F: np.ndarray, neg: np.ndarray, pos: np.ndarray, exponent: float) -> None:
-    """In-place ``F *= (neg / pos) ** exponent`` with a floor on ``pos``."""
-    # In place, one factor-sized temporary instead of two, in the precision neg / pos would have.
-    ratio = np.maximum(pos, EPSILON, dtype=np.result_type(neg, pos))
-    np.divide(neg, ratio, out=ratio)
-    if exponent != 1.0:
-        np.power(ratio, exponent, out=ratio)
-    F *= ratio

@@ -1,5 +1,4 @@
-"""Reading the inputs the command line takes, and writing results so that a crash never leaves a
-half-written file.
+"""Reading the inputs the command line takes.
 
 Inputs: ``.h5ad``; a 10x Matrix Market folder (``matrix.mtx[.gz]``, ``features.tsv[.gz]`` or
 ``genes.tsv[.gz]``, ``barcodes.tsv[.gz]``); a CSV/TSV table (cells x features, first column the
@@ -10,9 +9,6 @@ metadata table (CSV/TSV, first column the cell names) adds ``obs`` columns to an
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -120,32 +116,3 @@ def _join_metadata(obs: pd.DataFrame, path: Path) -> pd.DataFrame:
                          f"{missing[0]!r}); its first column must hold the cell names.")
     joined = obs.drop(columns=[c for c in table.columns if c in obs.columns]).join(table)
     return joined
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike):
-    """A temporary path beside ``path`` to write to; renamed onto ``path`` only when the block ends
-    without an error (removed otherwise), so readers see the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial" + path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        yield Path(temporary)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes the file private; give it the usual mode
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
-    """Call ``write(temporary_path)`` and move the result onto ``path`` (see :func:`atomic_path`)."""
-    with atomic_path(path) as temporary:
-        write(temporary)

@@ -11,7 +11,7 @@ import argparse
 import sys
 import warnings
 
-from bcnmf import __version__
+from bcnmf._version import __version__
 
 DESCRIPTION = "Background-contrastive non-negative matrix factorization."
 EPILOG = """examples:
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    from bcnmf import commands  # deferred: 'bcnmf --help' stays fast
+    from bcnmf.cli import commands  # deferred: 'bcnmf --help' stays fast
 
     try:
         with warnings.catch_warnings():
@@ -186,6 +186,3 @@ def main(argv: list[str] | None = None) -> int:
         return USER_ERROR
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

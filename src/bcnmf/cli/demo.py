@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 
 from bcnmf.datasets import simulate_contrastive
+from bcnmf.estimators import BCNMF, NMF
 from bcnmf.evaluation import clustering_ari
-from bcnmf.models import BCNMF, NMF
 
 NEXT_STEPS = """\
 Next steps:
@@ -59,4 +59,4 @@ def _fit_bcnmf(data, seed):
 def _fit_nmf(data, seed):
     model = NMF(n_components=2, loss="kl", random_state=seed, max_iter=500)
     usages = model.fit_transform(data.target)
-    return usages, float(model.loss_curve_[-1])
+    return usages, float(model.objective_curve_[-1])

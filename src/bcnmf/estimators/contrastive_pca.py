@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from bcnmf.backend import is_sparse
 from bcnmf.models._common import check_fitted
-from bcnmf.validation import check_matrix, check_same_features
+from bcnmf.utils.validation import check_matrix, check_same_features
 
 #: Largest number of features for the dense covariance matrices (p x p, float64).
 MAX_FEATURES = 10_000
@@ -153,7 +153,9 @@ class ContrastivePCA(TransformerMixin, BaseEstimator):
     def _choose_alpha(self, C_t: np.ndarray, C_b: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, float]:
         bases = [_leading_eigenvectors(C_t - a * C_b, self.n_components) for a in grid]
         affinity = np.array([[subspace_affinity(A, B) for B in bases] for A in bases])
-        from sklearn.cluster import SpectralClustering  # here: sklearn.cluster costs 11 MB at import
+        from sklearn.cluster import (
+            SpectralClustering,  # here: sklearn.cluster costs 11 MB at import
+        )
 
         groups = SpectralClustering(self.n_alpha_groups, affinity="precomputed",
                                     random_state=self.random_state).fit_predict(affinity)

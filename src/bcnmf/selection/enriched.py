@@ -1,11 +1,11 @@
 """Choosing the numbers of shared and target-enriched topics of the disentangled model without labels.
 
-The disentangled model (``BCNMF(n_enriched=...)``, DESIGN.md) has ``n_shared`` topics that both
+The disentangled model (``BCNMF(n_enriched=...)``, docs/concepts/model.md) has ``n_shared`` topics that both
 datasets use and ``n_enriched`` topics that only the target uses. The two numbers are chosen in
 turn:
 
 * **shared topics**: the programs the background has, so the number of topics of plain NMF of the
-  background that restarts agree on (:func:`bcnmf.rank_selection.select_n_components`); one
+  background that restarts agree on (:func:`bcnmf.selection.select_n_components`); one
   when they agree on no number of two or more (the background then has no programs beyond its
   mean profile).
 * **enriched topics**: with the shared topics fixed in number, the disentangled model is fitted
@@ -15,7 +15,7 @@ turn:
   restarts split a program in different ways and the enriched topics no longer come back alike.
   A candidate is stable when its enriched topics come back in every kept restart (smallest
   silhouette of the enriched topics matched across restarts at least
-  :data:`~bcnmf.rank_selection.MIN_SILHOUETTE`). A consistent but useless extra topic (one that
+  :data:`~bcnmf.selection.rank.MIN_SILHOUETTE`). A consistent but useless extra topic (one that
   takes up the same small residual each time) is stable too, so stability alone does not
   choose: the recommendation is the fewest stable enriched topics that predict the left-out
   target entries as well as the best stable candidate, within :data:`HELDOUT_TOLERANCE`.
@@ -42,15 +42,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bcnmf.progress import progress_bar
-from bcnmf.rank_selection import (
+from bcnmf.selection.rank import (
     MIN_SILHOUETTE,
     check_restart_settings,
     prepare_refits,
     restart_fits,
     topic_silhouettes,
 )
-from bcnmf.validation import check_n_components
+from bcnmf.utils.progress import progress_bar
+from bcnmf.utils.validation import check_n_components
 
 #: A restart whose held-out target loss exceeds this multiple of its series' median is a poor fit.
 POOR_FIT_RATIO = 1.05

@@ -37,12 +37,12 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import squareform
 from sklearn.utils import check_random_state
 
-from bcnmf.init import perturb
 from bcnmf.losses import make_loss
 from bcnmf.losses.held_out import divergence_at
-from bcnmf.models import BCNMF, NMF
-from bcnmf.progress import progress_bar
-from bcnmf.validation import check_matrix
+from bcnmf.models import ContrastiveModel, NMFModel
+from bcnmf.models.starts import perturb
+from bcnmf.utils.progress import progress_bar
+from bcnmf.utils.validation import check_matrix
 
 #: Thresholds of the recommendation.
 MIN_COPHENETIC = 0.95
@@ -127,7 +127,9 @@ def topic_silhouettes(loadings: list[np.ndarray], n_rounds: int = 10) -> np.ndar
         return np.ones(1)
     distances = np.clip(1.0 - topics @ topics.T, 0.0, 2.0)
     np.fill_diagonal(distances, 0.0)
-    from sklearn.metrics import silhouette_samples  # here: sklearn.metrics costs 7 MB at import
+    from sklearn.metrics import (
+        silhouette_samples,  # here: sklearn.metrics costs 7 MB at import
+    )
 
     values = silhouette_samples(distances, labels, metric="precomputed")
     return np.array([values[labels == g].mean() for g in range(k)])
@@ -186,7 +188,7 @@ class Refit:
     """One fit of a restart series: the model, its target usages and its held-out divergences per
     left-out entry (None when nothing was left out)."""
 
-    model: NMF | BCNMF
+    model: NMFModel | ContrastiveModel
     usages: np.ndarray
     heldout_target: float | None
     heldout_background: float | None
@@ -225,7 +227,7 @@ def restart_fits(X, background, k: int, n_restarts: int, heldout_fraction: float
     progress bar, advances by one per fit.
     """
     dtype = X.dtype
-    start = None if background is None else BCNMF(k, **params)._starting_loadings(X, background, k, generator, dtype)
+    start = None if background is None else ContrastiveModel(k, **params)._starting_loadings(X, background, k, generator, dtype)
     fits = []
     for restart in range(n_restarts):
         seed = int(generator.integers(np.iinfo(np.int32).max))
@@ -234,10 +236,10 @@ def restart_fits(X, background, k: int, n_restarts: int, heldout_fraction: float
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if background is None:
-                model = NMF(k, init="random", random_state=seed, **params)
+                model = NMFModel(k, init="random", random_state=seed, **params)
                 usages = model.fit_transform(X, missing=left_out)
             else:
-                model = BCNMF(k, init="custom", random_state=seed, **params)
+                model = ContrastiveModel(k, init="custom", random_state=seed, **params)
                 usages = model.fit_transform(X, background, H=perturb(start, generator) if restart else start,
                                              missing_target=left_out, missing_background=left_out_b)
         heldout_t = heldout_b = None

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bcnmf import __version__, get, pl
-from bcnmf.io import write_atomic
+from bcnmf import get, pl
+from bcnmf._version import __version__
+from bcnmf.utils.files import write_atomic
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }

@@ -13,7 +13,7 @@ from importlib import resources
 from os import PathLike
 from pathlib import Path
 
-#: Bundled collections: name -> file in ``bcnmf/gene_sets_data``.
+#: Bundled collections: name -> file in ``bcnmf/enrichment/gene_sets_data``.
 BUNDLED = {"GO_BP": "go_bp_human_2022-07-01.gmt.gz", "hallmark": "h.all.v7.0.symbols.gmt.gz"}
 
 GeneSets = dict[str, list[str]]
@@ -61,7 +61,7 @@ def bundled(name: str) -> GeneSets:
     if name not in BUNDLED:
         raise ValueError(f"gene_sets={name!r} is not a bundled collection ({', '.join(BUNDLED)}) nor an existing "
                          "file; give one of those names, the path of a .gmt file, or a dict of gene lists.")
-    resource = resources.files("bcnmf") / "gene_sets_data" / BUNDLED[name]
+    resource = resources.files("bcnmf.enrichment") / "gene_sets_data" / BUNDLED[name]
     with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as handle:
         return _parse_gmt(handle, name)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bcnmf.backend.arrays import is_sparse
-from bcnmf.io import write_atomic
+from bcnmf.utils.files import write_atomic
 
 #: Version of the file layout; files of another version are refused.
 FORMAT = 1

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bcnmf.backend.multiplicative import multiplicative_step
 from bcnmf.losses import Loss
-from bcnmf.updates import Penalty, multiplicative_step
+from bcnmf.losses.penalty import Penalty
 
 
 @dataclass

@@ -1,0 +1,2 @@
+"""Inputs of the front end: files the command line reads, and target / background taken from an
+AnnData."""

@@ -1,0 +1,1 @@
+"""Helpers every layer may use: input checks, progress bars, atomic file writes."""
