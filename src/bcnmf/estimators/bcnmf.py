@@ -57,7 +57,8 @@ class BCNMF(ContrastiveModel):
     max_iter : int
         Most iterations per start.
     tol : float
-        Relative change of the objective (over ``eval_every`` iterations) that ends a fit.
+        A fit ends when, over ``eval_every`` iterations, the objective changed by less than ``tol``
+        relative to the divergences' sum and the loadings by less than ``10 * tol`` (relative).
     damping : float
         Exponent in (0, 1] on the loadings step; smaller is slower and steadier.
     offset : float

@@ -31,7 +31,8 @@ class NMF(NMFModel):
     max_iter : int
         Most iterations per start.
     tol : float
-        Relative change of the objective (over ``eval_every`` iterations) that ends a fit; 0 runs
+        A fit ends when, over ``eval_every`` iterations, the objective changed by less than ``tol``
+        relative to its scale and the loadings by less than ``10 * tol`` (relative); 0 runs
         ``max_iter`` iterations.
     l1_ratio, alpha_W, alpha_H : float
         Elastic-net penalties, scaled as in scikit-learn: ``alpha_W * n_features`` on ``W`` and

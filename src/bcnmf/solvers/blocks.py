@@ -33,6 +33,7 @@ from bcnmf.engine import (
     usage_step,
 )
 from bcnmf.losses.penalty import Penalty
+from bcnmf.solvers.convergence import ConvergenceTest
 from bcnmf.solvers.full_batch import FitResult, NonFiniteError, all_finite
 from bcnmf.utils.progress import progress_bar
 
@@ -132,6 +133,7 @@ def run_block_updates(
     curve, iterations = [], []
     term_curves: list[list[float]] = [[] for _ in terms]
     converged, epoch = False, 0
+    test = ConvergenceTest(tol, H)
     with progress_bar(total=max_epochs, desc=description, disable=not verbose) as bar:
         for epoch in range(1, max_epochs + 1):
             usage_iterations = 1 + (warm_up if epoch == 1 else 0)
@@ -176,10 +178,12 @@ def run_block_updates(
             for values, d in zip(term_curves, totals.divergences):
                 values.append(d)
             bar.set_postfix(objective=f"{current:.6g}", refresh=False)
-            if tol > 0 and len(curve) >= 2 and epoch % eval_every == 0 and epoch - iterations[-2] == eval_every:
-                if abs(curve[-2] - current) <= tol * max(scale, np.finfo(np.float64).tiny):
+            if len(curve) >= 2 and epoch % eval_every == 0 and epoch - iterations[-2] == eval_every:
+                if test(curve[-2], current, scale, H_evaluated):
                     converged = True
                     break
+            else:
+                test.loadings_change(H_evaluated)
     return FitResult(H=H, n_iter=epoch, converged=converged, objective=curve[-1],
                      objective_curve=curve, iterations=iterations, term_curves=term_curves)
 

@@ -16,6 +16,7 @@ from bcnmf.engine import (
 )
 from bcnmf.losses.penalty import Penalty
 from bcnmf.solvers.checkpoint import Checkpoint, loss_state, restore_loss
+from bcnmf.solvers.convergence import ConvergenceTest
 from bcnmf.utils.progress import progress_bar
 
 
@@ -69,8 +70,10 @@ def run_multiplicative_updates(
         Most iterations.
     tol : float
         Stop when ``|f_prev - f| / scale < tol``, ``f`` the objective evaluated every
-        ``eval_every`` iterations and ``scale`` the sum of the divergences (absolute weights).
-        ``tol=0`` runs exactly ``max_iter`` iterations.
+        ``eval_every`` iterations and ``scale`` the sum of the divergences (absolute weights), and
+        the loadings moved less than ``10 * tol`` (relative) over the same iterations (see
+        :class:`~bcnmf.solvers.convergence.ConvergenceTest`). ``tol=0`` runs exactly ``max_iter``
+        iterations.
     eval_every : int
         Iterations between objective evaluations (each costs about one update).
     update_H : bool
@@ -115,6 +118,7 @@ def run_multiplicative_updates(
         current = curve[-1]
         first = iterations[-1] + 1
     last_saved = first - 1
+    test = ConvergenceTest(tol, H)
     converged = False
     n_iter = first - 1
     with progress_bar(total=max_iter, desc=description, disable=not verbose) as bar:
@@ -144,7 +148,7 @@ def run_multiplicative_updates(
             if not (np.isfinite(current) and all_finite(terms, H)):
                 raise NonFiniteError(f"{description}: the objective became non-finite at iteration {n_iter}")
             bar.set_postfix(objective=f"{current:.6g}", refresh=False)
-            if tol > 0 and abs(previous - current) <= tol * max(scale, np.finfo(np.float64).tiny):
+            if test(previous, current, scale, H):
                 converged = True
                 break
             if checkpoint is not None and n_iter - last_saved >= checkpoint.every:
