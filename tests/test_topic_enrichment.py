@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bcnmf import topic_enrichment
-from bcnmf.enrichment.topics import ENRICHED, SHARED, usage_fractions
+from bcnmf.enrichment.topics import BACKGROUND_ENRICHED, ENRICHED, PSEUDO_FRACTION, SHARED, usage_fractions
 
 
 def test_a_topic_used_more_by_the_target_is_called_and_the_others_are_not():
@@ -21,8 +21,13 @@ def test_a_topic_used_more_by_the_target_is_called_and_the_others_are_not():
     assert table.loc["c", "q_value"] < 1e-10 and table.loc["c", "auc"] > 0.8
     # Shares, not totals: scaling the target's usages (more counts) changes nothing else.
     np.testing.assert_allclose(table["mean_target"].sum(), 1.0)
-    assert np.log2(table.loc["c", "mean_target"] / table.loc["c", "mean_background"]) == pytest.approx(
-        table.loc["c", "log2_fold_change"], abs=0.01)
+    # Fold changes against the typical topic: c's growth shrinks every other share by the same
+    # factor, which is no difference of theirs.
+    raw = np.log2((table["mean_target"] + PSEUDO_FRACTION) / (table["mean_background"] + PSEUDO_FRACTION))
+    np.testing.assert_allclose(table["log2_fold_change"], raw - np.median(raw), atol=0.01)
+    assert table.drop(index="c")["log2_fold_change"].abs().max() < 0.3
+    uncentred = topic_enrichment(target * 50, background, reference_topics=None, topic_names=["a", "b", "c", "d"])
+    assert (uncentred.drop(index="c")["label"] == BACKGROUND_ENRICHED).all()
 
 
 def test_a_significant_but_small_increase_is_shared_until_the_fold_change_threshold_is_lowered():
@@ -35,14 +40,16 @@ def test_a_significant_but_small_increase_is_shared_until_the_fold_change_thresh
     assert topic_enrichment(target, background, min_log2_fold_change=0.0).loc["topic_0", "label"] == ENRICHED
 
 
-def test_the_test_is_one_sided():
+def test_a_topic_lost_in_the_target_is_background_enriched():
     rng = np.random.default_rng(2)
     background = rng.gamma(2.0, 1.0, size=(300, 3))
     target = rng.gamma(2.0, 1.0, size=(300, 3))
-    target[:, 1] /= 4.0  # depleted in the target, not enriched
+    target[:, 1] /= 4.0  # depleted in the target: a program the target lost
     table = topic_enrichment(target, background)
-    assert table.loc["topic_1", "p_value"] > 0.5 and table.loc["topic_1", "auc"] < 0.3
-    assert (table["label"] == SHARED).all()
+    assert table.loc["topic_1", "label"] == BACKGROUND_ENRICHED
+    assert table.loc["topic_1", "q_value"] < 1e-10 and table.loc["topic_1", "auc"] < 0.3
+    assert table.loc["topic_1", "log2_fold_change"] < -1
+    assert (table.drop(index="topic_1")["label"] == SHARED).all()
 
 
 def test_fractions_of_usage_sums_or_of_given_totals():
@@ -60,6 +67,8 @@ def test_fractions_of_usage_sums_or_of_given_totals():
         (np.ones((1, 3)), np.ones((5, 3)), {}, "at least two"),
         (np.ones((5, 3)), np.ones((5, 3)), {"fdr": 1.5}, "fdr"),
         (np.ones((5, 3)), np.ones((5, 3)), {"topic_names": ["x"]}, "topic_names"),
+        (np.ones((5, 3)), np.ones((5, 3)), {"reference_topics": [7]}, "reference_topics"),
+        (np.ones((5, 3)), np.ones((5, 3)), {"reference_topics": np.zeros(3, dtype=bool)}, "selects no topic"),
     ],
 )
 def test_bad_input_is_refused_with_the_argument_named(target, background, kwargs, message):

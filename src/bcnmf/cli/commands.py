@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from bcnmf import get, tl
+from bcnmf.enrichment.topics import BACKGROUND_ENRICHED, ENRICHED
 from bcnmf.io.readers import read_input
 from bcnmf.utils.files import write_atomic
 
@@ -51,9 +52,10 @@ def fit(args: argparse.Namespace) -> None:
     write_atomic(out, adata.write_h5ad)
     if args.checkpoint:
         Path(args.checkpoint).unlink(missing_ok=True)  # the result is written; nothing is left to resume
-    enriched = list(enrichment.index[enrichment["label"] == "target-enriched"])
+    called = {label: ", ".join(enrichment.index[enrichment["label"] == label]) or "none"
+              for label in (ENRICHED, BACKGROUND_ENRICHED)}
     print(f"{adata.uns['bcnmf']['n_components']} topics, alpha={adata.uns['bcnmf']['alpha']:g}; target-enriched: "
-          f"{', '.join(enriched) if enriched else 'none'}")
+          f"{called[ENRICHED]}; background-enriched: {called[BACKGROUND_ENRICHED]}")
     print(f"wrote {out} and the tables in {tables}/")
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from bcnmf import get, pl
 from bcnmf._version import __version__
+from bcnmf.enrichment.topics import BACKGROUND_ENRICHED, ENRICHED
 from bcnmf.utils.files import write_atomic
 
 STYLE = """
@@ -23,6 +24,7 @@ table { border-collapse: collapse; font-size: .85em; margin: .5em 0; }
 th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
 th { background: #f4f4f4; } td.text, th.text { text-align: left; }
 tr.enriched td { background: #fde9e7; font-weight: 600; }
+tr.lost td { background: #e7eefd; font-weight: 600; }
 img { max-width: 100%; margin: .5em 0; }
 .note { color: #555; font-size: .9em; }
 """
@@ -54,10 +56,11 @@ def render_report(adata, key: str = "bcnmf") -> str:
     ]
     if "enrichment" in results:
         sections += [
-            "<h2>Topics: target-enriched or shared</h2>",
+            "<h2>Topics: target-enriched, shared or background-enriched</h2>",
             "<p class='note'>Mean fraction of each sample's total that the topic models, target against "
-            "background; one-sided Welch t-test, Benjamini-Hochberg q; target-enriched when q &lt; 0.05 and "
-            "the fraction is at least twice as large in the target.</p>",
+            "background; two-sided Welch t-test, Benjamini-Hochberg q; target-enriched (red) when q &lt; 0.05 "
+            "and the fraction is at least twice as large in the target, background-enriched (blue) when it is "
+            "at least twice as large in the background: a program the target lost.</p>",
             _enrichment_table(results["enrichment"]),
         ]
     sections += ["<h2>Top genes per topic</h2>", _top_genes(adata, key),
@@ -111,7 +114,8 @@ def _format(value) -> str:
 
 
 def _enrichment_table(enrichment: pd.DataFrame) -> str:
-    classes = ["enriched" if label == "target-enriched" else "" for label in enrichment["label"]]
+    style = {ENRICHED: "enriched", BACKGROUND_ENRICHED: "lost"}
+    classes = [style.get(label, "") for label in enrichment["label"]]
     return _table(enrichment, row_classes=classes)
 
 

@@ -122,10 +122,11 @@ class BCNMF(ContrastiveModel):
         The per-feature floor in the model, for count losses.
     enrichment_ : pandas.DataFrame
         One row per topic: the mean fraction of each sample's total that the topic models in
-        target and background, log2 fold change, AUC, one-sided Welch t-test p-value, BH q-value
-        and a ``label``, ``"target-enriched"`` or ``"shared"`` (see
-        :func:`bcnmf.topic_enrichment`, which recomputes it with other thresholds). Not set by
-        :meth:`partial_fit`.
+        target and background, log2 fold change (for disentangled topics against the typical
+        shared topic), AUC, two-sided Welch t-test p-value, BH q-value and a ``label``,
+        ``"target-enriched"``, ``"shared"`` or ``"background-enriched"`` (a program lost in the
+        target; see :func:`bcnmf.topic_enrichment`, which recomputes it with other thresholds).
+        Not set by :meth:`partial_fit`.
     rank_selection_ : pandas.DataFrame
         With ``n_components="auto"``: the measures of each candidate ``k``.
     alpha_selection_ : pandas.DataFrame

@@ -394,12 +394,16 @@ class ContrastiveModel(BaseEstimator):
         allowed_mean += np.finfo(np.float32).eps * max(float(mean_ceiling.mean()), 1e-12)
         return [(n * allowed_mean).astype(dtype) for n in n_samples]
 
+    def _shared_topics(self, k: int) -> np.ndarray:
+        """Boolean mask of the disentangled model's shared topics: the first ``k - n_enriched``."""
+        return np.arange(k) < k - self.n_enriched
+
     def _model_terms(self, k: int, alpha: float) -> list[TermSpec]:
         """The objective's terms: the target's and the background's come first (their usages are
         the ones reported)."""
         if self.n_enriched is None:
             return [TermSpec(0, 1.0), TermSpec(1, -alpha)]
-        shared = np.arange(k) < k - self.n_enriched
+        shared = self._shared_topics(k)
         return [TermSpec(0, 1.0), TermSpec(1, 1.0, shared)] + ([TermSpec(1, -alpha, ~shared)] if alpha > 0 else [])
 
     def _checkpoint(self, solver: str, datasets: list) -> Checkpoint | None:
@@ -502,14 +506,17 @@ class ContrastiveModel(BaseEstimator):
 
         With disentangled topics the background's fitted usage of enriched topics is zero by
         construction, which would make any such topic look enriched; the test then takes the
-        background's usages refitted with every topic allowed.
+        background's usages refitted with every topic allowed, and measures fold changes against
+        the shared topics. Plain bcNMF's fold changes stay raw: every topic is contrastive, so
+        none is a reference.
         """
         target, background = terms[0], terms[1]
         refit = None if self.n_enriched is None else dict(max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
         totals_t, _ = _row_totals_and_usages(target.X, H, self.batch_size)
         totals_b, free_b = _row_totals_and_usages(background.X, H, self.batch_size, background.loss, refit)
         return topic_enrichment(target.W, background.W if free_b is None else free_b,
-                                target_totals=totals_t, background_totals=totals_b)
+                                target_totals=totals_t, background_totals=totals_b,
+                                reference_topics=None if self.n_enriched is None else self._shared_topics(H.shape[0]))
 
     # -- using a fit ------------------------------------------------------------------------------
 
