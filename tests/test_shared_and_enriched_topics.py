@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bcnmf import BCNMF
-from bcnmf.datasets import simulate_contrastive
+from bcnmf.datasets import simulate_case_control, simulate_contrastive
 from bcnmf.enrichment.topics import ENRICHED, SHARED
 
 
@@ -79,3 +79,25 @@ def test_no_more_than_five_percent_of_topics_are_called_when_both_datasets_are_o
         called += int((model.enrichment_["label"] == ENRICHED).sum())
         tested += 5
     assert called / tested <= 0.05
+
+
+@pytest.mark.slow
+def test_automatic_labels_are_calibrated_when_both_datasets_are_one_population():
+    """One population of cell types split at random, 10 times: the automatic fit labels on cells
+    its loadings never saw, so its q-values alone, with no fold-change threshold, call no more
+    than 5% of the topics (Benjamini-Hochberg at 5% when nothing differs: a call in at most about one
+    split in twenty)."""
+    cells = simulate_case_control(n_genes=400, n_target=2, n_background=600, n_responses=0, lost_cell_type=False,
+                                  n_genes_down=0, seed=4).background
+    significant = tested = splits_with_a_label = 0
+    for split in range(10):
+        order = np.random.default_rng(split).permutation(cells.shape[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = BCNMF("auto", n_enriched="auto", alpha=0.0, max_iter=100, random_state=split)
+            model.fit(cells[order[:300]], cells[order[300:]])
+        significant += int((model.enrichment_["q_value"] < 0.05).sum())
+        splits_with_a_label += int((model.enrichment_["label"] != SHARED).any())
+        tested += len(model.enrichment_)
+    assert significant / tested <= 0.05
+    assert splits_with_a_label <= 1

@@ -28,9 +28,16 @@ from bcnmf.selection.rank import select_n_components
 
 
 def bcnmf(adata, condition_key: str | None = None, target=None, background=None, *, adata_background=None,
-          n_components: int | str = 10, alpha: float | str = 1.0, loss: str = "kl", layer: str | None = None,
-          mask_var=DEFAULT_MASK_VAR, key_added: str = "bcnmf", copy: bool = False, random_state=0, **kwargs):
+          n_components: int | str = "auto", n_enriched: int | str | None = None, alpha: float | str | None = None,
+          loss: str = "kl", layer: str | None = None, mask_var=DEFAULT_MASK_VAR, key_added: str = "bcnmf",
+          copy: bool = False, random_state=0, **kwargs):
     """Fit bcNMF with target and background taken from AnnData.
+
+    By default the numbers of shared and target-enriched topics of the disentangled model are
+    chosen from the data, and each topic is labelled shared, target-enriched or
+    background-enriched on cells the loadings never saw (see
+    :mod:`bcnmf.estimators.topic_counts`). Give ``n_components`` alone for plain bcNMF with that
+    many topics.
 
     Parameters
     ----------
@@ -43,8 +50,12 @@ def bcnmf(adata, condition_key: str | None = None, target=None, background=None,
     target, background : value or list of values, optional
     adata_background : AnnData, optional
         The background as its own object; its features are matched to ``adata``'s by name.
-    n_components, alpha, loss
-        As in :class:`bcnmf.BCNMF` (``"auto"`` allowed for both, and for ``n_enriched``).
+    n_components, n_enriched, loss
+        As in :class:`bcnmf.BCNMF`. ``n_enriched=None`` (default) goes with ``n_components``:
+        ``"auto"`` with ``"auto"`` (both numbers chosen), plain bcNMF with a number of topics.
+    alpha : float, "auto" or None
+        As in :class:`bcnmf.BCNMF`; None (default) is 0 for the disentangled model, whose shared
+        topics must explain the background, and 1 for plain bcNMF.
     layer : str, optional
         Use ``adata.layers[layer]`` (and the background's) instead of ``X``.
     mask_var : str, boolean array or None
@@ -61,7 +72,7 @@ def bcnmf(adata, condition_key: str | None = None, target=None, background=None,
         Return a modified copy instead of writing into ``adata`` (and ``adata_background``).
     random_state : int, Generator or None
     **kwargs
-        Other :class:`bcnmf.BCNMF` parameters (``max_iter``, ``n_enriched``, ``solver``, ...).
+        Other :class:`bcnmf.BCNMF` parameters (``max_iter``, ``solver``, ...).
 
     Returns
     -------
@@ -71,7 +82,11 @@ def bcnmf(adata, condition_key: str | None = None, target=None, background=None,
     """
     data = contrast_input(adata, condition_key, target, background, adata_background=adata_background,
                           layer=layer, mask_var=mask_var)
-    model = BCNMF(n_components, alpha=alpha, loss=loss, random_state=random_state, **kwargs)
+    if n_enriched is None and n_components == "auto":
+        n_enriched = "auto"
+    if alpha is None:
+        alpha = 1.0 if n_enriched is None else 0.0
+    model = BCNMF(n_components, n_enriched=n_enriched, alpha=alpha, loss=loss, random_state=random_state, **kwargs)
     model.fit(data.target, data.background)
     names = list(model.enrichment_.index)
     usages = np.full((adata.n_obs, model.n_components_), np.nan, dtype=np.float64)
@@ -93,7 +108,7 @@ def bcnmf(adata, condition_key: str | None = None, target=None, background=None,
         "alpha": float(model.alpha_),
         "n_components": int(model.n_components_),
     }
-    for table in ("rank_selection", "alpha_selection", "enriched_selection"):
+    for table in ("rank_selection", "alpha_selection", "topic_selection"):
         if hasattr(model, table + "_"):
             results[table] = getattr(model, table + "_")
     adata = adata.copy() if copy else adata

@@ -35,7 +35,8 @@ def fit(args: argparse.Namespace) -> None:
         raise CommandError(f"--out {args.out!r} must end in .h5ad.")
     _check_contrast(args)
     _check_checkpoint(args)
-    n_components, alpha = _number_or_auto(args.n_components, int, "-k"), _number_or_auto(args.alpha, float, "--alpha")
+    n_components = _number_or_auto(args.n_components, int, "-k")
+    alpha = None if args.alpha is None else _number_or_auto(args.alpha, float, "--alpha")
     n_enriched = None if args.n_enriched is None else _number_or_auto(args.n_enriched, int, "--n-enriched")
     adata, background = _read(args)
     tl.bcnmf(adata, args.condition_key, args.target, args.background, adata_background=background,

@@ -54,20 +54,25 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, nmf_without_conditio
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser, *, rank: bool = True, alpha: str | None = "auto") -> None:
-    """Model options; ``alpha`` is "auto" (a number or 'auto'), "number", or None (no option)."""
+    """Model options; ``alpha`` is "auto" (a number or 'auto'; the fit command, whose default
+    chooses the numbers of topics), "number", or None (no option)."""
     model = parser.add_argument_group("model")
+    chooses = alpha == "auto"
     if rank:
-        model.add_argument("-k", "--n-components", default="10", metavar="K",
-                           help="number of topics" + (", or 'auto'" if alpha else "") + " (default 10)")
-    if alpha == "auto":
-        model.add_argument("--alpha", default="1", help="contrast strength, or 'auto' (default 1)")
+        model.add_argument("-k", "--n-components", default="auto" if chooses else "10", metavar="K",
+                           help="number of topics" + (", or 'auto' (default: chosen, with --n-enriched auto)"
+                                                      if chooses else " (default 10)"))
+    if chooses:
+        model.add_argument("--alpha", help="contrast strength, or 'auto' (default 0 for the disentangled model, "
+                                           "1 for plain bcNMF)")
     elif alpha == "number":
         model.add_argument("--alpha", type=float, default=1.0, help="contrast strength (default 1)")
     model.add_argument("--loss", default="kl", choices=["kl", "nb", "zinb", "frobenius", "beta"],
                        help="likelihood (default kl: Poisson for counts)")
     model.add_argument("--n-enriched", metavar="M",
                        help="disentangled model: the last M topics are used by the target only"
-                            + (" ('auto' with -k auto chooses both)" if alpha == "auto" else ""))
+                            + (" (default: 'auto' with -k auto, both numbers chosen; none with a number K: plain "
+                               "bcNMF)" if chooses else ""))
     model.add_argument("--max-iter", type=int, default=500, metavar="N", help="most iterations per fit (default 500)")
     model.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     model.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -98,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit bcNMF and write an .h5ad with the usages (obsm['X_bcnmf']), the loadings "
         "(varm['bcnmf_loadings']) and the topic enrichment (uns['bcnmf']), plus CSV tables.",
         epilog="examples:\n"
-        "  bcnmf fit cells.h5ad --condition-key condition --target MDD --background Control -k 10 --out result.h5ad\n"
+        "  bcnmf fit cells.h5ad --condition-key condition --target MDD --background Control --out result.h5ad\n"
+        "      (shared, target-enriched and background-enriched topics, their numbers chosen)\n"
         "  bcnmf fit counts/ --metadata cells.csv --condition-key group --target treated --background control \\\n"
         "      -k auto --alpha auto --loss nb --out result.h5ad\n"
         "  bcnmf fit treated.h5ad --background-input control.h5ad -k 8 --out result.h5ad --checkpoint fit.ckpt\n"

@@ -74,10 +74,8 @@ def render_report(adata, key: str = "bcnmf") -> str:
                                 f"topic usage by {groupby}"))
     sections.append(_figure(pl.embedding(adata, key, color=groupby if groupby in adata.obs.columns else None,
                                          return_fig=True, show=False), "cells by their usages"))
-    rank_title = ("Choice of the number of shared topics (NMF of the background)" if "enriched_selection" in results
-                  else "Choice of the number of topics")
-    for table, title in (("rank_selection", rank_title),
-                         ("enriched_selection", "Choice of the number of target-enriched topics"),
+    for table, title in (("rank_selection", "Choice of the number of topics"),
+                         ("topic_selection", "Choice of the numbers of shared and target-enriched topics"),
                          ("alpha_selection", "Choice of the contrast strength")):
         if table in results:
             sections += [f"<h2>{title}</h2>", _table(results[table].round(4))]

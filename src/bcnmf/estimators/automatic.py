@@ -1,14 +1,12 @@
-"""Settings chosen from the data: what ``"auto"`` means for ``n_components``, ``alpha`` and
-``n_enriched`` of the estimators. Each choice runs a selection over many fitted configurations
+"""Settings chosen from the data: what ``"auto"`` means for ``n_components`` and ``alpha`` of the
+estimators (``n_enriched="auto"``: :mod:`bcnmf.estimators.topic_counts`). Each choice runs a selection over many fitted configurations
 (:mod:`bcnmf.selection`), which is why it sits above the models and below the estimators."""
 
 from __future__ import annotations
 
 from sklearn.base import clone
 
-from bcnmf.models import NMFModel
 from bcnmf.selection.alpha import DEFAULT_ALPHAS, select_alpha
-from bcnmf.selection.enriched import select_n_enriched
 from bcnmf.selection.rank import select_n_components
 
 #: Candidates and restarts of ``n_components="auto"``.
@@ -18,9 +16,6 @@ AUTO_RESTARTS = 5
 AUTO_RANK_ALPHA = 1.0
 #: Restarts per alpha of ``alpha="auto"``.
 AUTO_ALPHA_RESTARTS = 3
-#: Most enriched topics tried, and restarts per candidate, of ``n_enriched="auto"``.
-AUTO_MAX_ENRICHED = 4
-AUTO_ENRICHED_RESTARTS = 4
 #: Parameters that rank and alpha selection set themselves, or that do not change a fit.
 _SET_BY_SELECTION = ("n_components", "random_state", "init", "n_init", "verbose", "checkpoint", "checkpoint_every")
 
@@ -63,38 +58,6 @@ def automatic_alpha(estimator, X_target, X_background, n_components: int, *, sol
                           verbose=estimator.verbose, **params)
     estimator.alpha_selection_ = result.table
     return result.recommended
-
-
-def automatic_disentangled(estimator, X_target, X_background, *, solver: str) -> tuple[int, int]:
-    """``(n_shared, n_enriched)`` for ``n_enriched="auto"``: the background's recommended NMF rank
-    (1 when no rank is stable there), then :func:`bcnmf.selection.select_n_enriched`
-    with that many shared topics (see that module). Keeps the background's table as
-    ``rank_selection_`` and the second as ``enriched_selection_``."""
-    if solver != "mu":
-        raise ValueError("n_enriched='auto' refits the model many times and needs the data in memory; "
-                         "choose n_components and n_enriched for data read in blocks.")
-    params = _selection_params(estimator)
-    background = NMFModel("auto", loss=estimator.loss, beta=estimator.beta, max_iter=estimator.max_iter,
-                          tol=estimator.tol, dtype=estimator.dtype, dispersion=estimator.dispersion,
-                          random_state=estimator.random_state, verbose=estimator.verbose)
-    n_shared = automatic_rank(background, X_background, solver=solver)
-    estimator.rank_selection_ = background.rank_selection_
-    if not background.rank_selection_["stable"].any():
-        # Restarts agree on no two or more programs of the background: one topic, its mean profile.
-        n_shared = 1
-    # The candidates leave at least one sample per topic; alpha is chosen afterwards, for the chosen topics.
-    largest = min(AUTO_MAX_ENRICHED, min(X_target.shape) - n_shared)
-    if largest < 1:
-        raise ValueError(f"n_enriched='auto': the background's {n_shared} shared topics leave no room for an "
-                         f"enriched topic in X_target of shape {X_target.shape}.")
-    params.pop("n_enriched")
-    if params.get("alpha") == "auto":
-        params["alpha"] = 0.0
-    result = select_n_enriched(X_target, X_background, range(1, largest + 1), n_shared=n_shared,
-                               n_restarts=AUTO_ENRICHED_RESTARTS, random_state=estimator.random_state,
-                               verbose=estimator.verbose, **params)
-    estimator.enriched_selection_ = result.table
-    return n_shared, result.recommended
 
 
 def _selection_params(estimator) -> dict:

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bcnmf.estimators.automatic import (
-    automatic_alpha,
-    automatic_disentangled,
-    automatic_rank,
-    fit_chosen,
-)
+from bcnmf.estimators.automatic import automatic_alpha, automatic_rank, fit_chosen
+from bcnmf.estimators.topic_counts import fit_topic_counts
 from bcnmf.models import ContrastiveModel
 from bcnmf.utils.validation import check_n_components
 
@@ -87,11 +83,11 @@ class BCNMF(ContrastiveModel):
         are shared. The background is then fitted by the shared topics with weight 1, and
         ``alpha`` becomes a contrastive penalty on how well the enriched topics alone could
         explain the background: ``D(X_t | W_t H) + D(X_b | W_bs H_s) - alpha * min D(X_b | W_be H_e)``.
-        None (default) is plain bcNMF. ``"auto"`` (with ``n_components="auto"``) chooses both numbers:
-        the shared topics as the background's own NMF rank, then the enriched ones as the fewest
-        that restarts of the disentangled model agree on and that predict left-out target entries
-        as well as more would (see :mod:`bcnmf.selection.enriched`; about 60 extra fits),
-        keeping the tables in ``rank_selection_`` and ``enriched_selection_``.
+        None (default) is plain bcNMF. ``"auto"`` (with ``n_components="auto"``) chooses both numbers
+        in about two fits: the shared topics from the background's spectrum, the enriched ones as
+        those that cells set aside from the fit call target-enriched (see
+        :mod:`bcnmf.estimators.topic_counts`); ``enrichment_`` then holds the set-aside cells'
+        labels and ``topic_selection_`` the steps.
     verbose : bool
         Show a progress bar per fit.
     checkpoint : str or path, optional
@@ -131,9 +127,10 @@ class BCNMF(ContrastiveModel):
         With ``n_components="auto"``: the measures of each candidate ``k``.
     alpha_selection_ : pandas.DataFrame
         With ``alpha="auto"``: the measures of each candidate alpha.
-    enriched_selection_ : pandas.DataFrame
-        With ``n_enriched="auto"``: the measures of each candidate number of enriched topics
-        (``rank_selection_`` then holds the background's rank selection).
+    topic_selection_ : pandas.DataFrame
+        With ``n_enriched="auto"``: one row per fit of the choice (shared and enriched topics,
+        whether it started from the previous fit's loadings, enriched topics called, cells set
+        aside).
     n_enriched_ : int
         With ``n_enriched="auto"``: the number of enriched topics chosen (the last ``n_enriched_``
         of the ``n_components_`` topics).
@@ -143,10 +140,7 @@ class BCNMF(ContrastiveModel):
         """Choose the settings given as ``"auto"`` (keeping the selection tables), then fit a copy
         of this estimator with them and take on its fitted attributes."""
         if self.n_enriched == "auto":
-            n_shared, n_enriched = automatic_disentangled(self, Xt, Xb, solver=solver)
-            usages = fit_chosen(self, {"n_components": n_shared + n_enriched, "n_enriched": n_enriched}, Xt, Xb)
-            self.n_enriched_ = n_enriched
-            return usages
+            return fit_topic_counts(self, Xt, Xb, solver=solver)
         if self.n_components == "auto":
             k = automatic_rank(self, Xt, Xb, solver=solver)
         else:

@@ -520,11 +520,14 @@ class ContrastiveModel(BaseEstimator):
 
     # -- using a fit ------------------------------------------------------------------------------
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X, *, background: bool = False) -> np.ndarray:
         """Usages of new samples (rows of ``X``) with the shared loadings fixed, under the target's
-        likelihood (and fitted dispersion / zero inflation)."""
+        likelihood and fitted dispersion / zero inflation, or the background's with
+        ``background=True``. Every topic is allowed."""
         X = check_new_data(self, X)
-        loss = self._make_loss(self.offset_, getattr(self, "dispersion_", None), getattr(self, "zero_inflation_", None))
+        prefix = "background_" if background else ""
+        loss = self._make_loss(self.offset_, getattr(self, prefix + "dispersion_", None),
+                               getattr(self, prefix + "zero_inflation_", None))
         return usages_for(X, self.components_, loss, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
 
     def inverse_transform(self, W) -> np.ndarray:
