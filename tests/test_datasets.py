@@ -70,13 +70,28 @@ def test_case_control_simulation_plants_what_it_says(structure):
         genes = program > 0
         share = (target[:, genes] / depth_t).sum(1)
         assert share[data.target_responses == r].mean() > 2 * share[data.target_responses == -1].mean()
-    down_t = (target[:, data.genes_down] / depth_t).mean()
-    down_b = (background[:, data.genes_down] / depth_b).mean()
+    # The down program: cells of the two types that express it carry less of it in the target.
+    np.testing.assert_allclose(data.down_program.sum(), 1.0)
+    expressing_t, expressing_b = np.isin(data.target_cell_types, [0, 1]), np.isin(data.background_cell_types, [0, 1])
+    down_t = (target[expressing_t][:, data.genes_down] / depth_t[expressing_t]).sum(1).mean()
+    down_b = (background[expressing_b][:, data.genes_down] / depth_b[expressing_b]).sum(1).mean()
     assert down_t < 0.5 * down_b
     # Deeper target sequencing; overdispersed counts.
     assert 1.2 < depth_t.mean() / depth_b.mean() < 1.9
     means, variances = background.mean(0), background.var(0)
     assert np.median(variances[means > 1] / means[means > 1]) > 1.5
+
+
+def test_multiplicative_genes_down_fall_in_every_target_cell():
+    from bcnmf.datasets import simulate_case_control
+
+    data = simulate_case_control(n_genes=500, n_target=600, n_background=500, genes_down="multiplicative", seed=1)
+    target, background = data.target.toarray(), data.background.toarray()
+    share_t = (target[:, data.genes_down].sum(1) / target.sum(1)).mean()
+    share_b = (background[:, data.genes_down].sum(1) / background.sum(1)).mean()
+    assert share_t < 0.35 * share_b
+    with pytest.raises(ValueError, match="genes_down='some' is not known"):
+        simulate_case_control(genes_down="some")
 
 
 def test_batch_scale_alone_changes_only_the_depth():
