@@ -70,6 +70,11 @@ def fit_chosen(estimator, settings: dict, *data, **fit_kwargs):
     fitted attributes, and return the copy's usages."""
     chosen = clone(estimator).set_params(**settings)
     usages = chosen.fit_transform(*data, **fit_kwargs)
-    estimator.__dict__.update({name: value for name, value in vars(chosen).items()
-                               if name.endswith("_") and not name.startswith("_")})
+    adopt_fitted(estimator, chosen)
     return usages
+
+
+def adopt_fitted(estimator, fitted) -> None:
+    """Give ``estimator`` the fitted attributes (public, ending in ``_``) of ``fitted``."""
+    estimator.__dict__.update({name: value for name, value in vars(fitted).items()
+                               if name.endswith("_") and not name.startswith("_")})

@@ -31,6 +31,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from bcnmf.enrichment.topics import ENRICHED, topic_enrichment
+from bcnmf.estimators.automatic import adopt_fitted
 from bcnmf.selection.spectrum import parallel_analysis_rank
 
 #: Fraction of the cells of each condition kept out of the loadings' fit, for the labels.
@@ -110,8 +111,7 @@ def fit_topic_counts(estimator, Xt, Xb, *, solver: str) -> np.ndarray:
         kept = called if len(called) else np.array([n_shared])
         start = np.vstack([model.components_[:n_shared], model.components_[kept]])
         model, table, _ = fit(len(kept), H=start)
-    estimator.__dict__.update({name: value for name, value in vars(model).items()
-                               if name.endswith("_") and not name.startswith("_")})
+    adopt_fitted(estimator, model)
     estimator.enrichment_ = table
     estimator.target_usage_ = model.transform(Xt)
     estimator.background_usage_ = model.transform(Xb, background=True)

@@ -183,6 +183,7 @@ def run_block_updates(
                     converged = True
                     break
             else:
+                # An evaluation off the eval_every grid (the first pass) starts the next window.
                 test.loadings_change(H_evaluated)
     return FitResult(H=H, n_iter=epoch, converged=converged, objective=curve[-1],
                      objective_curve=curve, iterations=iterations, term_curves=term_curves)
