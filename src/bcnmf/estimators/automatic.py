@@ -1,6 +1,7 @@
 """Settings chosen from the data: what ``"auto"`` means for ``n_components`` and ``alpha`` of the
-estimators (``n_enriched="auto"``: :mod:`bcnmf.estimators.topic_counts`). Each choice runs a selection over many fitted configurations
-(:mod:`bcnmf.selection`), which is why it sits above the models and below the estimators."""
+estimators (``n_enriched="auto"``: :mod:`bcnmf.estimators.topic_counts`). Each choice runs a
+selection over many fitted configurations (:mod:`bcnmf.selection`), which is why it sits above
+the models and below the estimators."""
 
 from __future__ import annotations
 
