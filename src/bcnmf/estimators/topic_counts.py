@@ -3,8 +3,10 @@ the disentangled model, chosen in about two fits, with labels from cells the loa
 
 1. **Shared topics**: one more than the background's principal components above a permutation
    null (:func:`bcnmf.selection.spectrum.parallel_analysis_rank`; two truncated SVDs).
-2. A fifth of the cells of each condition (:data:`HELD_OUT_FRACTION`) are set aside. The model is
-   fitted to the rest with generously many enriched topics (:data:`FIRST_ENRICHED`).
+2. A fifth of the cells of each condition (:data:`HELD_OUT_FRACTION`) are set aside (with fewer
+   than :data:`MIN_HELD_OUT` per condition, none: the labels then come from the fitted cells).
+   The model is fitted to the rest with generously many enriched topics
+   (:data:`FIRST_ENRICHED`).
 3. The set-aside cells' usages, with the loadings fixed, are compared between the conditions
    (:func:`bcnmf.topic_enrichment`, fold changes against the typical shared topic, at least
    four-fold for a label: :data:`SPECIFIC_LOG2_FOLD_CHANGE`). The
@@ -80,9 +82,9 @@ def fit_topic_counts(estimator, Xt, Xb, *, solver: str) -> np.ndarray:
     held_t, held_b = _held_out_rows(Xt.shape[0], rng), _held_out_rows(Xb.shape[0], rng)
     if min(held_t.sum(), held_b.sum()) < MIN_HELD_OUT:
         held_t, held_b = np.ones(Xt.shape[0], dtype=bool), np.ones(Xb.shape[0], dtype=bool)
-        fit_t, fit_b = Xt, Xb
+        fit_t, fit_b, labelled_on = Xt, Xb, "fitted cells (too few to set aside)"
     else:
-        fit_t, fit_b = Xt[~held_t], Xb[~held_b]
+        fit_t, fit_b, labelled_on = Xt[~held_t], Xb[~held_b], "set-aside cells"
     room = min(fit_t.shape[0], fit_t.shape[1]) - n_shared
     if room < 1:
         raise ValueError(f"n_enriched='auto': the background's {n_shared} shared topics leave no room for an enriched "
@@ -98,7 +100,7 @@ def fit_topic_counts(estimator, Xt, Xb, *, solver: str) -> np.ndarray:
         called = np.flatnonzero((table["label"].to_numpy() == ENRICHED) & (np.arange(len(table)) >= n_shared))
         steps.append({"n_shared": n_shared, "n_enriched": n_enriched, "warm_start": H is not None,
                       "called_enriched": len(called), "held_out_target": int(held_t.sum()),
-                      "held_out_background": int(held_b.sum())})
+                      "held_out_background": int(held_b.sum()), "labelled_on": labelled_on})
         return model, table, called
 
     n_enriched = min(FIRST_ENRICHED, room)
@@ -107,7 +109,8 @@ def fit_topic_counts(estimator, Xt, Xb, *, solver: str) -> np.ndarray:
         n_enriched *= 2
         model, table, called = fit(n_enriched)
     if len(called) < n_enriched:
-        # No enriched topic called: keep one, whose label then says the target has nothing of its own.
+        # Refit with the called topics; with none called, one is kept, and its label then says that
+        # the target has no program of its own.
         kept = called if len(called) else np.array([n_shared])
         start = np.vstack([model.components_[:n_shared], model.components_[kept]])
         model, table, _ = fit(len(kept), H=start)
