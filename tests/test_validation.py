@@ -57,6 +57,11 @@ def test_bad_background_is_named(good):
         ({"dtype": "int32"}, "dtype='int32' is not supported"),
         ({"init": "svd"}, "init='svd' is not known"),
         ({"max_iter": 0}, "max_iter=0 must be a positive integer"),
+        ({"loss": "nb", "dispersion": float("nan")}, "dispersion must be positive and finite"),
+        ({"loss": "nb", "dispersion": -1}, "dispersion must be positive and finite"),
+        ({"loss": "nb", "dispersion": 0}, "dispersion must be positive and finite"),
+        ({"loss": "nb", "dispersion": [0.1, 0.2]}, r"dispersion has shape \(2,\); give one number, one per feature"),
+        ({"loss": "nb", "dispersion": "high"}, "dispersion='high' is not a number"),
     ],
 )
 def test_bad_parameters_are_rejected(good, params, message):
@@ -103,3 +108,24 @@ def test_input_is_never_modified(good):
     BCNMF(2, max_iter=5).fit(Xt, Xb)
     np.testing.assert_array_equal(Xt, before[0])
     np.testing.assert_array_equal(Xb, before[1])
+
+
+@pytest.mark.parametrize("loss", ["kl", "nb", "frobenius"])
+def test_stored_zeros_in_sparse_input_are_fitted_like_absent_ones(loss):
+    # Real .h5ad files often store zeros explicitly; they used to be NaN entries (0 * log 0).
+    rng = np.random.default_rng(0)
+    X = sp.random(80, 40, density=0.3, format="csr", random_state=rng) * 10
+    Y = sp.random(70, 40, density=0.3, format="csr", random_state=rng) * 10
+    X.data, Y.data = np.round(X.data), np.round(Y.data)
+    assert (X.data == 0).any() and (Y.data == 0).any()
+    stored = X.data.copy()
+    clean_X, clean_Y = X.copy(), Y.copy()
+    clean_X.eliminate_zeros()
+    clean_Y.eliminate_zeros()
+    model = BCNMF(3, loss=loss, max_iter=60, random_state=0).fit(X, Y)
+    reference = BCNMF(3, loss=loss, max_iter=60, random_state=0).fit(clean_X, clean_Y)
+    np.testing.assert_allclose(model.components_, reference.components_, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(model.transform(X), reference.transform(clean_X), rtol=1e-4, atol=1e-6)
+    blocks = NMF(3, loss=loss, max_iter=30, random_state=0, solver="minibatch").fit([X[:40], X[40:]])
+    assert np.isfinite(blocks.components_).all()
+    np.testing.assert_array_equal(X.data, stored)  # the caller's matrix keeps its stored zeros

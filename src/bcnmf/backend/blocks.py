@@ -17,16 +17,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from bcnmf.backend.arrays import is_sparse
+from bcnmf.utils.validation import canonical_csr
 
 
 def as_block(block, dtype) -> object:
     """A row block as CSR or a C-contiguous dense array of ``dtype`` (the formats the kernels take)."""
     if is_sparse(block):
-        block = sp.csr_matrix(block, dtype=dtype)
-        if not block.has_canonical_format:
-            block = block.copy()  # sum_duplicates sorts in place, and the arrays may be the caller's
-            block.sum_duplicates()
-        return block
+        return canonical_csr(block, dtype)
     return np.ascontiguousarray(np.asarray(block, dtype=dtype))
 
 

@@ -30,6 +30,8 @@ Run 'bcnmf COMMAND --help' for the options of each command."""
 
 #: Exit status of a failure the user can fix (bad input, missing file).
 USER_ERROR = 2
+#: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
+INTERRUPTED = 130
 
 
 def _formatter(prog):
@@ -163,11 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     select_alpha.add_argument("--alphas", nargs="+", type=float, metavar="A", help="grid (default 0.25 to 8)")
     _add_selection_outputs(select_alpha, restarts=3, per="alpha")
     benchmark = commands.add_parser(
-        "benchmark", help="run a benchmark of a source checkout (quality, speed, minibatch)", formatter_class=_formatter,
+        "benchmark", help="run a benchmark of a source checkout (quality, default, published, speed, minibatch)", formatter_class=_formatter,
         description="Run benchmarks/bench_<NAME>.py of the source checkout bcnmf is installed from; the options "
         "after NAME go to the benchmark (for example --write to update its Markdown file).",
         epilog="examples:\n  bcnmf benchmark quality --write\n  bcnmf benchmark quality --auto-seeds 1")
-    benchmark.add_argument("name", choices=["quality", "speed", "minibatch"], help="which benchmark")
+    benchmark.add_argument("name", choices=["quality", "default", "published", "speed", "minibatch"], help="which benchmark")
     benchmark.add_argument("options", nargs=argparse.REMAINDER, help="passed to the benchmark")
     return parser
 
@@ -186,9 +188,15 @@ def main(argv: list[str] | None = None) -> int:
             if getattr(args, "quiet", False) or args.command == "demo":
                 warnings.simplefilter("ignore", category=UserWarning)
             getattr(commands, args.command.replace("-", "_"))(args)
-    except (commands.CommandError, ValueError, TypeError, KeyError, FileNotFoundError, PermissionError) as err:
+    except (commands.CommandError, ValueError, TypeError, KeyError, OSError) as err:
+        # OSError: unreadable or truncated input files and unwritable outputs are the user's to fix.
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         print(f"bcnmf {args.command}: error: {message}", file=sys.stderr)
         return USER_ERROR
+    except KeyboardInterrupt:
+        kept = f"; the checkpoint {args.checkpoint} is kept: run the same command to resume" \
+            if getattr(args, "checkpoint", None) else ""
+        print(f"bcnmf {args.command}: interrupted (no file is left half-written){kept}.", file=sys.stderr)
+        return INTERRUPTED
     return 0
 

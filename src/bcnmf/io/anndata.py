@@ -57,6 +57,10 @@ def check_anndata(adata, name: str = "adata") -> None:
                         "Read a file with anndata.read_h5ad(path).")
     if adata.n_obs == 0 or adata.n_vars == 0:
         raise ValueError(f"{name} is empty ({adata.n_obs} cells x {adata.n_vars} features).")
+    if not adata.var_names.is_unique:
+        repeated = adata.var_names[adata.var_names.duplicated()].unique()
+        raise ValueError(f"{name} has {len(repeated)} feature names used more than once ({_listing(repeated)}); "
+                         f"genes are reported by name, so make them unique first: {name}.var_names_make_unique().")
 
 
 def feature_mask(adata, mask_var) -> np.ndarray:

@@ -36,6 +36,7 @@ from bcnmf.models.starts import DETERMINISTIC_INITS, INIT_METHODS, initialize
 from bcnmf.solvers import run_block_updates, run_multiplicative_updates
 from bcnmf.utils.deprecation import DeprecatedAlias
 from bcnmf.utils.validation import (
+    check_dispersion,
     check_matrix,
     check_missing,
     check_n_components,
@@ -152,6 +153,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
             sample = X
         else:
             left_out = None
+        check_dispersion(self.dispersion, n_features)
         if self.n_components == "auto":
             return self._fit_automatic(X, solver, W=W, H=H)
         k = check_n_components(self.n_components, n_samples, n_features)
@@ -242,6 +244,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
         if not hasattr(self, "_online"):
             dtype = self._check_params()
             X, names = check_matrix(X, "X", dtype, allow_zeros=True, warn_empty="none")
+            check_dispersion(self.dispersion, X.shape[1])
             k = check_n_components(self.n_components, X.shape[0], X.shape[1])
             generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
             if self.init == "custom":

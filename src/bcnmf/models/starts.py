@@ -31,6 +31,13 @@ def random_init(X, k: int, rng: np.random.Generator, dtype) -> tuple[np.ndarray,
     return W.astype(dtype), H.astype(dtype)
 
 
+def _unit(x: np.ndarray) -> np.ndarray:
+    """``x`` over its norm; zeros stay zeros (a float32 vector over a float64 floor such as 1e-300
+    would divide by a float32 zero and give NaN)."""
+    norm = float(np.linalg.norm(x))
+    return x / norm if norm > 0 else x
+
+
 def _dominant_sign_part(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """The positive or negative parts of a singular pair, whichever carries more mass."""
     up, vp = np.maximum(u, 0), np.maximum(v, 0)
@@ -38,8 +45,8 @@ def _dominant_sign_part(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.nd
     norm_p = np.linalg.norm(up) * np.linalg.norm(vp)
     norm_n = np.linalg.norm(un) * np.linalg.norm(vn)
     if norm_p >= norm_n:
-        return up / max(np.linalg.norm(up), 1e-300), vp / max(np.linalg.norm(vp), 1e-300), norm_p
-    return un / max(np.linalg.norm(un), 1e-300), vn / max(np.linalg.norm(vn), 1e-300), norm_n
+        return _unit(up), _unit(vp), norm_p
+    return _unit(un), _unit(vn), norm_n
 
 
 def nndsvd_init(X, k: int, rng: np.random.Generator, dtype, fill: str | None = None) -> tuple[np.ndarray, np.ndarray]:

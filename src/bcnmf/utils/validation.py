@@ -47,7 +47,8 @@ def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, allow_negativ
     Returns
     -------
     X : ndarray or scipy.sparse.csr_matrix
-        C-contiguous dense array or CSR matrix (sparse input stays sparse).
+        C-contiguous dense array or CSR matrix (sparse input stays sparse, except with
+        ``allow_zeros=False``, where every entry is stored and dense is smaller).
     feature_names : ndarray of str or None
         Column names of a DataFrame.
     """
@@ -62,12 +63,7 @@ def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, allow_negativ
         feature_names = np.asarray([str(c) for c in X.columns], dtype=object)
         X = X.to_numpy()
     if sp.issparse(X):
-        if sp.isspmatrix_csr(X) and X.dtype == dtype and X.has_canonical_format:
-            # Used read-only from here on: copying would double the memory of large inputs.
-            X = sp.csr_matrix(X, copy=False)
-        else:
-            X = sp.csr_matrix(X, dtype=dtype, copy=True)
-            X.sum_duplicates()
+        X = canonical_csr(X, dtype)
         values = X.data
     else:
         try:
@@ -90,11 +86,28 @@ def check_matrix(X, name: str, dtype, *, allow_zeros: bool = True, allow_negativ
     if n_samples == 0 or n_features == 0:
         raise ValueError(f"{name} is empty (shape {X.shape}); it needs at least one sample and one feature.")
     _check_values(X, values, name, allow_zeros, allow_negative)
+    if sp.issparse(X) and not allow_zeros:
+        # A loss undefined at zero (Itakura-Saito) needs every entry stored, where dense is the
+        # smaller form; sparse kernels also price the unstored entries as zeros, infinite here.
+        X = X.toarray()
     if warn_empty in ("both", "rows"):
         _warn_empty_rows(X, name)
     if warn_empty == "both":
         warn_empty_columns([X], name)
     return X, feature_names
+
+
+def canonical_csr(X, dtype) -> sp.csr_matrix:
+    """``X`` as CSR of ``dtype`` with sorted, summed indices and no stored zeros, the caller's
+    arrays untouched. Stored zeros (common in ``.h5ad`` files) would reach the kernels as entries
+    ``0 * log(0 / v)``, which is NaN for count losses; they are dropped in a copy. An input already
+    in that form is used as it is: copying would double the memory of large inputs."""
+    if sp.isspmatrix_csr(X) and X.dtype == dtype and X.has_canonical_format and np.all(X.data):
+        return sp.csr_matrix(X, copy=False)
+    X = sp.csr_matrix(X, dtype=dtype, copy=True)
+    X.sum_duplicates()
+    X.eliminate_zeros()
+    return X
 
 
 def _check_values(X, values, name: str, allow_zeros: bool, allow_negative: bool = False) -> None:
@@ -190,6 +203,23 @@ def warn_empty_columns(matrices: list, name: str) -> None:
             DataWarning,
             stacklevel=4,
         )
+
+
+def check_dispersion(dispersion, n_features: int) -> None:
+    """A fixed NB dispersion must be one positive finite number or one per feature; None (estimated
+    from the data) passes."""
+    if dispersion is None:
+        return
+    try:
+        values = np.asarray(dispersion, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"dispersion={dispersion!r} is not a number or an array of numbers.") from err
+    if values.ndim > 1 or (values.ndim == 1 and values.size != n_features):
+        raise ValueError(f"dispersion has shape {values.shape}; give one number, one per feature ({n_features}), "
+                         "or None to estimate it.")
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError("dispersion must be positive and finite (Var = mean + dispersion * mean**2; Poisson is "
+                         "loss='kl'); give None to estimate it.")
 
 
 def check_n_components(n_components, n_samples: int, n_features: int, name: str = "X") -> int:
