@@ -32,10 +32,14 @@ def test_fit_enrich_report_recovers_the_planted_programs(planted, tmp_path, caps
     assert main(["fit", str(tmp_path / "cells.h5ad"), "--condition-key", "condition", "--target", "MDD",
                  "--background", "Control", "-k", "5", "--n-enriched", "2", "--alpha", "0", "--max-iter", "200",
                  "--out", str(result), "--quiet"]) == 0
-    assert "target-enriched: topic_3, topic_4" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "target-enriched: topic_3, topic_4" in printed
+    assert "of the background's\n" in printed and "withheld" not in printed
     tables = tmp_path / "result_tables"
-    assert sorted(p.name for p in tables.iterdir()) == ["loadings.csv", "top_features.csv", "topic_enrichment.csv",
-                                                       "usages.csv"]
+    assert sorted(p.name for p in tables.iterdir()) == ["fit_statistics.csv", "loadings.csv", "shares.csv",
+                                                       "top_features.csv", "topic_enrichment.csv", "usages.csv"]
+    statistics = pd.read_csv(tables / "fit_statistics.csv", index_col=0)
+    assert list(statistics.index) == ["target", "background"] and (statistics["explained_share"] > 0.5).all()
     fitted = ad.read_h5ad(result)
     loadings = fitted.varm["bcnmf_loadings"].T
     unit = loadings / np.linalg.norm(loadings, axis=1, keepdims=True)

@@ -88,3 +88,48 @@ def test_automatic_counts_need_the_data_in_memory(small_sim):
 def test_bad_selection_arguments_are_refused(small_sim, kwargs, message):
     with pytest.raises(ValueError, match=message):
         select_n_enriched(small_sim.target, small_sim.background, **{"n_shared": 5, **kwargs})
+
+
+def test_the_pieces_of_a_split_program_are_merged_and_different_programs_are_not(small_sim):
+    import copy
+
+    from bcnmf.estimators.topic_counts import _programs
+
+    model = BCNMF(7, n_enriched=2, alpha=0.0, random_state=0).fit(small_sim.target, small_sim.background)
+    H = model.components_
+    # The first enriched program cut in two by its genes: every cell needs both pieces at once.
+    piece = np.zeros(H.shape[1], dtype=bool)
+    piece[np.flatnonzero(H[5] > 0)[::2]] = True
+    split = copy.deepcopy(model)
+    split.components_ = np.vstack([H[:5], H[5] * piece, H[5] * ~piece, H[6]])
+    programs = _programs(split, small_sim.target, 5, np.array([5, 6, 7]))
+    assert programs.shape == (2, H.shape[1])
+    np.testing.assert_allclose(programs.sum(axis=1), 1.0, rtol=1e-5)
+    assert np.sort(cosines(H[5:], programs).max(axis=1)).tolist() == pytest.approx([1.0, 1.0], abs=0.01)
+    # Two programs of their own stay two.
+    assert _programs(model, small_sim.target, 5, np.array([5, 6])).shape == (2, H.shape[1])
+
+
+def test_divergence_prices_a_changed_set_of_topics(small_sim):
+    model = BCNMF(7, n_enriched=2, alpha=0.0, random_state=0).fit(small_sim.target, small_sim.background)
+    full = model.divergence(small_sim.target)
+    assert np.isfinite(full) and full > 0
+    # Without the enriched topics the target is fitted worse; the background barely needs them.
+    assert model.divergence(small_sim.target, components=model.components_[:5]) > 1.2 * full
+    background = model.divergence(small_sim.background, background=True)
+    assert model.divergence(small_sim.background, components=model.components_[:5], background=True) \
+        < 1.05 * background
+    with pytest.raises(ValueError, match="components must be a non-negative matrix with 600 columns"):
+        model.divergence(small_sim.target, components=model.components_[:, :10])
+
+
+def test_a_fit_that_explains_too_little_is_flagged_and_not_labelled(small_sim, monkeypatch):
+    from bcnmf.enrichment import topics
+
+    # Every fit falls short of a bar above one: the wiring from statistics to labels is what is tested.
+    monkeypatch.setattr(topics, "MIN_EXPLAINED_SHARE", 1.01)
+    with pytest.warns(bcnmf.PoorFitWarning, match="labels say nothing"):
+        model = BCNMF(7, n_enriched=2, alpha=0.0, random_state=0).fit(small_sim.target, small_sim.background)
+    assert model.fit_statistics_["poor_fit"].tolist() == [True, False]
+    assert (model.enrichment_["label"] == topics.NOT_LABELLED).all()
+    assert model.fit_statistics_["explained_share"].between(0.8, 1.01).all()

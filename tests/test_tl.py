@@ -28,7 +28,7 @@ def test_results_land_where_scanpy_users_look(simulated):
     assert adata.varm["bcnmf_loadings"].shape == (adata.n_vars, 2)
     results = adata.uns["bcnmf"]
     assert list(results["topic_names"]) == ["topic_0", "topic_1"]
-    assert results["params"]["condition_key"] == "condition" and results["params"]["alpha"] == 1.0
+    assert results["params"]["condition_key"] == "condition" and results["alpha"] == 1.0
     assert results["objective"].size == results["objective_iterations"].size > 1
     assert list(results["enrichment"].index) == ["topic_0", "topic_1"]
     # The target cells' usages separate the planted subgroups; the background's are the model's.
@@ -56,6 +56,22 @@ def test_top_features_and_tables_read_back(simulated, tmp_path):
     back = ad.read_h5ad(path)
     pd.testing.assert_frame_equal(bcnmf.get.loadings(back), loadings)
     pd.testing.assert_frame_equal(back.uns["bcnmf"]["enrichment"], adata.uns["bcnmf"]["enrichment"])
+    pd.testing.assert_frame_equal(back.uns["bcnmf"]["fit_statistics"], adata.uns["bcnmf"]["fit_statistics"])
+    pd.testing.assert_frame_equal(bcnmf.get.shares(back), bcnmf.get.shares(adata))
+
+
+def test_shares_are_the_quantity_of_the_table_and_the_fit_statistics(simulated):
+    adata = one_object(simulated)
+    bcnmf.tl.bcnmf(adata, "condition", "MDD", "Control", n_components=2, **FIT)
+    shares = bcnmf.get.shares(adata)
+    results = adata.uns["bcnmf"]
+    totals = np.asarray(adata.X.sum(axis=1)).ravel()
+    for condition, name in (("MDD", "target"), ("Control", "background")):
+        cells = (adata.obs["condition"] == condition).to_numpy()
+        np.testing.assert_allclose(shares[cells].mean().to_numpy(), results["enrichment"][f"share_{name}"], rtol=1e-5)
+        explained = (shares[cells].sum(axis=1) * totals[cells]).sum() / totals[cells].sum()
+        np.testing.assert_allclose(explained, results["fit_statistics"].loc[name, "explained_share"], rtol=1e-5)
+    assert not results["fit_statistics"]["poor_fit"].any()
 
 
 def test_copy_leaves_the_original_untouched(simulated):
@@ -126,6 +142,20 @@ def test_bad_input_is_named_and_nothing_is_written(simulated, kwargs, error, mes
         bcnmf.tl.bcnmf(adata, n_components=kwargs.get("n_components", 2), **{k: v for k, v in arguments.items()
                                                                             if k != "n_components"})
     assert "X_bcnmf" not in adata.obsm and "bcnmf" not in adata.uns
+
+
+def test_duplicate_gene_names_are_refused(simulated):
+    import warnings
+
+    adata = one_object(simulated)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # anndata warns about the names it is given
+        adata.var_names = ["gene"] * 2 + list(adata.var_names[2:])
+    with pytest.raises(ValueError, match=r"1 feature names used more than once \('gene'\).*var_names_make_unique"):
+        bcnmf.tl.bcnmf(adata, "condition", "MDD", "Control", n_components=2)
+    with pytest.raises(ValueError, match="var_names_make_unique"):
+        bcnmf.tl.nmf(adata, 2)
+    assert "X_bcnmf" not in adata.obsm and "X_nmf" not in adata.obsm
 
 
 def test_background_without_the_target_features_is_refused(simulated):

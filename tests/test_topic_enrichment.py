@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from bcnmf import topic_enrichment
-from bcnmf.enrichment.topics import BACKGROUND_ENRICHED, ENRICHED, PSEUDO_FRACTION, SHARED, usage_fractions
+from bcnmf.enrichment.topics import (
+    BACKGROUND_ENRICHED,
+    ENRICHED,
+    PSEUDO_FRACTION,
+    SHARED,
+    usage_fractions,
+)
 
 
 def test_a_topic_used_more_by_the_target_is_called_and_the_others_are_not():
@@ -20,10 +26,10 @@ def test_a_topic_used_more_by_the_target_is_called_and_the_others_are_not():
     assert (table.drop(index="c")["label"] == SHARED).all()
     assert table.loc["c", "q_value"] < 1e-10 and table.loc["c", "auc"] > 0.8
     # Shares, not totals: scaling the target's usages (more counts) changes nothing else.
-    np.testing.assert_allclose(table["mean_target"].sum(), 1.0)
+    np.testing.assert_allclose(table["share_target"].sum(), 1.0)
     # Fold changes against the typical topic: c's growth shrinks every other share by the same
     # factor, which is no difference of theirs.
-    raw = np.log2((table["mean_target"] + PSEUDO_FRACTION) / (table["mean_background"] + PSEUDO_FRACTION))
+    raw = np.log2((table["share_target"] + PSEUDO_FRACTION) / (table["share_background"] + PSEUDO_FRACTION))
     np.testing.assert_allclose(table["log2_fold_change"], raw - np.median(raw), atol=0.01)
     assert table.drop(index="c")["log2_fold_change"].abs().max() < 0.3
     uncentred = topic_enrichment(target * 50, background, reference_topics=None, topic_names=["a", "b", "c", "d"])
@@ -74,3 +80,30 @@ def test_fractions_of_usage_sums_or_of_given_totals():
 def test_bad_input_is_refused_with_the_argument_named(target, background, kwargs, message):
     with pytest.raises(ValueError, match=message):
         topic_enrichment(target, background, **kwargs)
+
+
+def test_fit_statistics_measure_what_the_topics_explain_and_flag_a_poor_fit():
+    from bcnmf.enrichment.topics import (
+        MIN_EXPLAINED_SHARE,
+        NOT_LABELLED,
+        fit_statistics,
+        withhold_labels,
+    )
+
+    usage = np.full((4, 2), 10.0)
+    good = fit_statistics(usage, usage, target_totals=np.full(4, 25.0), background_totals=np.full(4, 20.0))
+    np.testing.assert_allclose(good["explained_share"], [0.8, 1.0])
+    assert list(good.index) == ["target", "background"] and list(good["samples"]) == [4, 4]
+    assert not good["poor_fit"].any()
+    table = topic_enrichment(usage * [1.0, 3.0], usage)
+    assert withhold_labels(table, good) is table
+    # A background left to the floor is what the contrast asks for: not flagged.
+    contrasted = fit_statistics(usage, usage, target_totals=np.full(4, 25.0), background_totals=np.full(4, 200.0))
+    assert contrasted.loc["background", "explained_share"] < MIN_EXPLAINED_SHARE
+    assert not contrasted["poor_fit"].any()
+    # The target's topics model a twentieth of its counts: nothing can be said of the programs.
+    poor = fit_statistics(usage, usage, target_totals=np.full(4, 200.0), background_totals=np.full(4, 20.0))
+    assert poor.loc["target", "explained_share"] < MIN_EXPLAINED_SHARE and poor["poor_fit"].tolist() == [True, False]
+    withheld = withhold_labels(table, poor)
+    assert (withheld["label"] == NOT_LABELLED).all()
+    np.testing.assert_array_equal(withheld["q_value"], table["q_value"])

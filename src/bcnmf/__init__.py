@@ -12,9 +12,11 @@ from bcnmf.estimators import (
            NMF,
            AlphaTooLargeWarning,
            ContrastivePCA,
+           PoorFitWarning,
            UnstableFitError,
 )
 from bcnmf.utils.validation import DataWarning
 
-__all__ = ["BCNMF", "NMF", "AlphaTooLargeWarning", "ContrastivePCA", "DataWarning", "UnstableFitError", "datasets",
+__all__ = ["BCNMF", "NMF", "AlphaTooLargeWarning", "ContrastivePCA", "DataWarning", "PoorFitWarning",
+           "UnstableFitError", "datasets",
            "enrichment", "evaluation", "get", "pl", "selection", "tl", "topic_enrichment", "__version__"]

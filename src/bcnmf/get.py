@@ -32,6 +32,15 @@ def usages(adata, key: str = "bcnmf") -> pd.DataFrame:
     return pd.DataFrame(np.asarray(adata.obsm[f"X_{key}"]), index=adata.obs_names, columns=names)
 
 
+def shares(adata, key: str = "bcnmf") -> pd.DataFrame:
+    """Shares, cells x topics (``obsm["<key>_shares"]``): the part of each cell's total that each
+    topic models, the quantity of the enrichment table, the plots and the report."""
+    names = topic_names(adata, key)
+    if f"{key}_shares" not in adata.obsm:
+        raise KeyError(f"no shares under key {key!r}: the results predate them; fit again with bcnmf.tl.")
+    return pd.DataFrame(np.asarray(adata.obsm[f"{key}_shares"]), index=adata.obs_names, columns=names)
+
+
 def top_features(adata, key: str = "bcnmf", n: int = 50) -> pd.DataFrame:
     """The ``n`` features of largest loading in each topic, as a tidy table.
 

@@ -58,29 +58,29 @@ def objective(adata, key: str = "bcnmf", *, ax=None, show: bool | None = None, s
 
 def usage_by_condition(adata, key: str = "bcnmf", groupby: str | None = None, *, topics: Sequence[str] | None = None,
                        kind: str = "violin", show: bool | None = None, save=None, return_fig: bool = False):
-    """Each topic's usage (fraction of the cell's total usage) by a column of ``obs``; by
+    """Each topic's share (the part of the cell's total it models) by a column of ``obs``; by
     default the condition the model was fitted with. One panel per topic."""
     if kind not in ("violin", "box"):
         raise ValueError(f"kind={kind!r}: choose 'violin' or 'box'.")
     groupby = groupby or get.results(adata, key)["params"].get("condition_key")
     if groupby is None or groupby not in adata.obs.columns:
         raise ValueError(f"groupby={groupby!r} is not a column of adata.obs; name the column to group cells by.")
-    fractions = _fractions(adata, key)
-    topics = _topics(fractions.columns, topics)
+    shares = get.shares(adata, key)
+    topics = _topics(shares.columns, topics)
     groups = adata.obs[groupby].astype(str)
     labels = [g for g in pd.unique(groups) if (groups == g).any()]
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(topics), figsize=(2.2 * len(topics) + 1, 3.2), squeeze=False,
                              constrained_layout=True)
     for ax, topic in zip(axes[0], topics):
-        samples = [fractions.loc[(groups == g).to_numpy(), topic].dropna().to_numpy() for g in labels]
+        samples = [shares.loc[(groups == g).to_numpy(), topic].dropna().to_numpy() for g in labels]
         if kind == "violin":
             ax.violinplot([s if s.size else [np.nan] for s in samples], showmedians=True)
         else:
             ax.boxplot(samples)
         ax.set_xticks(range(1, len(labels) + 1), labels, rotation=45, ha="right")
         ax.set_title(topic)
-    axes[0][0].set_ylabel("usage fraction")
+    axes[0][0].set_ylabel("share of the cell's total")
     return _finish(fig, axes[0], show, save, return_fig)
 
 
@@ -106,24 +106,24 @@ def top_features(adata, key: str = "bcnmf", n: int = 10, *, topics: Sequence[str
 
 def embedding(adata, key: str = "bcnmf", color: str | None = None, *, topics: Sequence[str] | None = None, ax=None,
               show: bool | None = None, save=None, return_fig: bool = False):
-    """Cells in two dimensions from their usages, coloured by a column of ``obs``.
+    """Cells in two dimensions from their shares, coloured by a column of ``obs``.
 
-    With ``topics`` (two names) the axes are those topics' usage fractions; otherwise the first
-    two principal components of the usage fractions.
+    With ``topics`` (two names) the axes are those topics' shares; otherwise the first two
+    principal components of the shares.
     """
-    fractions = _fractions(adata, key)
-    keep = fractions.notna().all(axis=1).to_numpy()
+    shares = get.shares(adata, key)
+    keep = shares.notna().all(axis=1).to_numpy()
     if topics is not None:
-        topics = _topics(fractions.columns, topics)
+        topics = _topics(shares.columns, topics)
         if len(topics) != 2:
             raise ValueError(f"topics={list(topics)!r}: give exactly two topics for the axes.")
-        coordinates, labels = fractions.loc[keep, list(topics)].to_numpy(), list(topics)
+        coordinates, labels = shares.loc[keep, list(topics)].to_numpy(), list(topics)
     else:
         from sklearn.decomposition import PCA
 
-        values = fractions.loc[keep].to_numpy()
+        values = shares.loc[keep].to_numpy()
         coordinates = PCA(2).fit_transform(values) if values.shape[1] > 2 else values
-        labels = ["usage PC1", "usage PC2"] if values.shape[1] > 2 else list(fractions.columns)
+        labels = ["share PC1", "share PC2"] if values.shape[1] > 2 else list(shares.columns)
     fig, ax = _axes(ax, figsize=(4.5, 4.0))
     if color is None:
         ax.scatter(coordinates[:, 0], coordinates[:, 1], s=6, color="C0")
@@ -197,11 +197,6 @@ def selection(adata, key: str = "bcnmf", which: str = "k", *, show: bool | None 
         if which == "alpha":
             ax.set_xscale("log", base=2)
     return _finish(fig, axes[0], show, save, return_fig)
-
-
-def _fractions(adata, key: str) -> pd.DataFrame:
-    usages = get.usages(adata, key)
-    return usages.div(usages.sum(axis=1).replace(0.0, np.nan), axis=0)
 
 
 def _topics(available, topics) -> list[str]:

@@ -54,7 +54,7 @@ def bcnmf(adata, condition_key: str | None = None, target=None, background=None,
         As in :class:`bcnmf.BCNMF`. ``n_enriched=None`` (default) goes with ``n_components``:
         ``"auto"`` with ``"auto"`` (both numbers chosen), plain bcNMF with a number of topics.
     alpha : float, "auto" or None
-        As in :class:`bcnmf.BCNMF`; None (default) is 0 for the disentangled model, whose shared
+        As in :class:`bcnmf.BCNMF`: None (default) is 0 for the disentangled model, whose shared
         topics must explain the background, and 1 for plain bcNMF.
     layer : str, optional
         Use ``adata.layers[layer]`` (and the background's) instead of ``X``.
@@ -63,11 +63,13 @@ def bcnmf(adata, condition_key: str | None = None, target=None, background=None,
         ``highly_variable`` column when there is one, else all features.
     key_added : str
         Where results go: ``obsm["X_<key_added>"]`` (usages of every cell: target and background
-        from the fit, other cells with the loadings fixed), ``varm["<key_added>_loadings"]``
-        (features x topics, zeros for features left out by ``mask_var``) and
-        ``uns[key_added]`` (parameters, objective curve, topic names, the enrichment table, the
-        selection tables of automatic settings). With ``adata_background``, its ``obsm`` receives
-        the background usages.
+        from the fit, other cells with the loadings fixed), ``obsm["<key_added>_shares"]`` (each
+        topic's share of each cell: the part of the cell's total over the fitted features that
+        the topic models; what the enrichment table, the plots and the report show),
+        ``varm["<key_added>_loadings"]`` (features x topics, zeros for features left out by
+        ``mask_var``) and ``uns[key_added]`` (parameters, objective curve, topic names, the
+        enrichment table, the fit statistics, the selection tables of automatic settings). With
+        ``adata_background``, its ``obsm`` receives the background usages and shares.
     copy : bool
         Return a modified copy instead of writing into ``adata`` (and ``adata_background``).
     random_state : int, Generator or None
@@ -84,8 +86,6 @@ def bcnmf(adata, condition_key: str | None = None, target=None, background=None,
                           layer=layer, mask_var=mask_var)
     if n_enriched is None and n_components == "auto":
         n_enriched = "auto"
-    if alpha is None:
-        alpha = 1.0 if n_enriched is None else 0.0
     model = BCNMF(n_components, n_enriched=n_enriched, alpha=alpha, loss=loss, random_state=random_state, **kwargs)
     model.fit(data.target, data.background)
     names = list(model.enrichment_.index)
@@ -105,6 +105,7 @@ def bcnmf(adata, condition_key: str | None = None, target=None, background=None,
         "objective": np.asarray(model.objective_curve_, dtype=np.float64),
         "objective_iterations": np.asarray(model.objective_curve_iterations_),
         "enrichment": model.enrichment_,
+        "fit_statistics": model.fit_statistics_,
         "alpha": float(model.alpha_),
         "n_components": int(model.n_components_),
     }
@@ -112,10 +113,12 @@ def bcnmf(adata, condition_key: str | None = None, target=None, background=None,
         if hasattr(model, table + "_"):
             results[table] = getattr(model, table + "_")
     adata = adata.copy() if copy else adata
-    _write(adata, key_added, usages, model.components_, data.var_mask, results)
+    _write(adata, key_added, usages, model.components_, _row_totals(adata, layer, data.var_mask), results)
     if adata_background is not None:
         adata_background = adata_background.copy() if copy else adata_background
         adata_background.obsm[f"X_{key_added}"] = model.background_usage_.astype(np.float64)
+        adata_background.obsm[f"{key_added}_shares"] = _shares(
+            model.background_usage_, model.components_, _row_totals(adata_background, layer, data.var_mask))
         return (adata, adata_background) if copy else None
     return adata if copy else None
 
@@ -142,7 +145,7 @@ def nmf(adata, n_components: int | str = 10, *, loss: str = "frobenius", layer: 
     if hasattr(model, "rank_selection_"):
         results["rank_selection"] = model.rank_selection_
     adata = adata.copy() if copy else adata
-    _write(adata, key_added, usages, model.components_, var_mask, results)
+    _write(adata, key_added, usages, model.components_, _row_totals(adata, layer, var_mask), results)
     return adata if copy else None
 
 
@@ -202,10 +205,25 @@ def enrich(adata, gene_sets="hallmark", *, key: str = "bcnmf", tests=TESTS, n_to
     return table
 
 
-def _write(adata, key: str, usages: np.ndarray, components: np.ndarray, var_mask: np.ndarray, results: dict) -> None:
+def _row_totals(adata, layer: str | None, var_mask: np.ndarray) -> np.ndarray:
+    """Each cell's total over the fitted features."""
+    X = matrix_of(adata, layer)
+    return np.asarray((X if var_mask.all() else X[:, var_mask]).sum(axis=1), dtype=np.float64).ravel()
+
+
+def _shares(usages: np.ndarray, components: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Each topic's share of each cell's total: what it models (usage times its loadings' sum)
+    over the total; zero for a cell with no counts."""
+    modelled = np.asarray(usages, dtype=np.float64) * components.sum(axis=1)
+    return np.divide(modelled, totals[:, None], out=np.zeros_like(modelled), where=totals[:, None] > 0)
+
+
+def _write(adata, key: str, usages: np.ndarray, components: np.ndarray, totals: np.ndarray, results: dict) -> None:
+    var_mask = np.asarray(results["var_mask"], dtype=bool)
     loadings = np.zeros((adata.n_vars, components.shape[0]))
     loadings[var_mask] = components.T
     adata.obsm[f"X_{key}"] = np.asarray(usages, dtype=np.float64)
+    adata.obsm[f"{key}_shares"] = _shares(usages, components, totals)
     adata.varm[f"{key}_loadings"] = loadings
     adata.uns[key] = results
 

@@ -10,7 +10,7 @@ import pandas as pd
 from bcnmf import get, tl
 from bcnmf.enrichment.topics import BACKGROUND_ENRICHED, ENRICHED
 from bcnmf.io.readers import read_input
-from bcnmf.utils.files import write_atomic
+from bcnmf.utils.files import check_writable, write_atomic
 
 
 class CommandError(Exception):
@@ -35,6 +35,12 @@ def fit(args: argparse.Namespace) -> None:
         raise CommandError(f"--out {args.out!r} must end in .h5ad.")
     _check_contrast(args)
     _check_checkpoint(args)
+    for source in filter(None, (args.input, args.background_input)):
+        if out.resolve() == Path(source).resolve():
+            raise CommandError(f"--out {args.out!r} is an input file; writing there would replace the data. Choose "
+                               "another path.")
+    check_writable(out, "--out")
+    check_writable(tables_folder(out, args.tables) / "usages.csv", "--tables")
     n_components = _number_or_auto(args.n_components, int, "-k")
     alpha = None if args.alpha is None else _number_or_auto(args.alpha, float, "--alpha")
     n_enriched = None if args.n_enriched is None else _number_or_auto(args.n_enriched, int, "--n-enriched")
@@ -47,6 +53,8 @@ def fit(args: argparse.Namespace) -> None:
     tables = tables_folder(out, args.tables)
     enrichment = adata.uns["bcnmf"]["enrichment"]
     _write_csv(get.usages(adata), tables / "usages.csv")
+    _write_csv(get.shares(adata), tables / "shares.csv")
+    _write_csv(adata.uns["bcnmf"]["fit_statistics"], tables / "fit_statistics.csv")
     _write_csv(get.loadings(adata).T, tables / "loadings.csv")
     _write_csv(get.top_features(adata, n=TOP_FEATURES), tables / "top_features.csv", index=False)
     _write_csv(enrichment, tables / "topic_enrichment.csv")
@@ -57,6 +65,10 @@ def fit(args: argparse.Namespace) -> None:
               for label in (ENRICHED, BACKGROUND_ENRICHED)}
     print(f"{adata.uns['bcnmf']['n_components']} topics, alpha={adata.uns['bcnmf']['alpha']:g}; target-enriched: "
           f"{called[ENRICHED]}; background-enriched: {called[BACKGROUND_ENRICHED]}")
+    explained = adata.uns["bcnmf"]["fit_statistics"]["explained_share"]
+    print(f"the topics model {explained['target']:.0%} of the target's total and {explained['background']:.0%} of the "
+          "background's" + ("; too little: the labels are withheld" if adata.uns["bcnmf"]["fit_statistics"]["poor_fit"].any()
+                            else ""))
     print(f"wrote {out} and the tables in {tables}/")
 
 
@@ -64,6 +76,9 @@ def enrich(args: argparse.Namespace) -> None:
     import anndata as ad
 
     result = _existing(args.result, "RESULT")
+    check_writable(result, "RESULT")
+    if args.out:
+        check_writable(args.out, "--out")
     adata = ad.read_h5ad(result)
     table = tl.enrich(adata, args.gene_sets, key=args.key, n_top=args.n_top)
     out = Path(args.out) if args.out else tables_folder(result, None) / "gene_set_enrichment.csv"
@@ -83,11 +98,13 @@ def report(args: argparse.Namespace) -> None:
     result = _existing(args.result, "RESULT")
     if not args.out.endswith((".html", ".htm")):
         raise CommandError(f"-o {args.out!r} must end in .html.")
+    check_writable(args.out, "-o")
     write_report(ad.read_h5ad(result), args.out, key=args.key)
     print(f"wrote {args.out}")
 
 
 def select_k(args: argparse.Namespace) -> None:
+    _check_selection_outputs(args)
     adata, background = _read(args, contrast=args.condition_key is not None or args.background_input is not None)
     contrast = {} if args.condition_key is None and background is None else {"alpha": args.alpha}
     tl.select_k(adata, args.condition_key, args.target, args.background, adata_background=background,
@@ -99,6 +116,7 @@ def select_k(args: argparse.Namespace) -> None:
 
 def select_alpha(args: argparse.Namespace) -> None:
     _check_contrast(args)
+    _check_selection_outputs(args)
     n_components = _number_or_auto(args.n_components, int, "-k", allow_auto=False)
     adata, background = _read(args)
     tl.select_alpha(adata, args.condition_key, args.target, args.background, adata_background=background,
@@ -130,6 +148,12 @@ def tables_folder(out: str | Path, tables: str | None) -> Path:
     ``_tables``."""
     out = Path(out)
     return Path(tables) if tables else out.with_name(out.name.removesuffix(".h5ad") + "_tables")
+
+
+def _check_selection_outputs(args: argparse.Namespace) -> None:
+    for path, flag in ((args.out, "--out"), (args.plot, "--plot")):
+        if path:
+            check_writable(path, flag)
 
 
 def _report_selection(adata, which: str, args: argparse.Namespace) -> None:

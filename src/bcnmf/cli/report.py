@@ -57,11 +57,19 @@ def render_report(adata, key: str = "bcnmf") -> str:
     if "enrichment" in results:
         sections += [
             "<h2>Topics: target-enriched, shared or background-enriched</h2>",
-            "<p class='note'>Mean fraction of each sample's total that the topic models, target against "
-            "background; two-sided Welch t-test, Benjamini-Hochberg q; target-enriched (red) when q &lt; 0.05 "
-            "and the fraction is at least twice as large in the target, background-enriched (blue) when it is "
-            "at least twice as large in the background: a program the target lost.</p>",
+            "<p class='note'>Each topic's mean share (the part of a cell's total that the topic models; the "
+            "same quantity as the plots below), target against background; two-sided Welch t-test, "
+            "Benjamini-Hochberg q; target-enriched (red) when q &lt; 0.05 and the share is at least twice as "
+            "large in the target (four times with automatically chosen topic counts), background-enriched "
+            "(blue) when it is that much larger in the background: a program the target lost.</p>",
             _enrichment_table(results["enrichment"]),
+        ]
+    if "fit_statistics" in results:
+        sections += [
+            "<h2>Fit statistics</h2>",
+            "<p class='note'>The share of each condition's total that the topics model. Below 20% of the "
+            "target, the fit is flagged and its topics are not labelled.</p>",
+            _table(results["fit_statistics"]),
         ]
     sections += ["<h2>Top genes per topic</h2>", _top_genes(adata, key),
                  _figure(pl.top_features(adata, key, n=10, return_fig=True, show=False), "top genes per topic")]

@@ -4,6 +4,6 @@ disentangled) and the contrastive PCA baseline. Settings given as ``"auto"`` are
 from bcnmf.estimators.bcnmf import BCNMF
 from bcnmf.estimators.contrastive_pca import ContrastivePCA
 from bcnmf.estimators.nmf import NMF
-from bcnmf.models import AlphaTooLargeWarning, UnstableFitError
+from bcnmf.models import AlphaTooLargeWarning, PoorFitWarning, UnstableFitError
 
-__all__ = ["BCNMF", "NMF", "AlphaTooLargeWarning", "ContrastivePCA", "UnstableFitError"]
+__all__ = ["BCNMF", "NMF", "AlphaTooLargeWarning", "ContrastivePCA", "PoorFitWarning", "UnstableFitError"]

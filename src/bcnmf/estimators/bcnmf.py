@@ -36,8 +36,10 @@ class BCNMF(ContrastiveModel):
         ``"auto"`` chooses it among 2 to 10 by the agreement of 5 restarts per candidate (see
         :func:`bcnmf.selection.select_n_components`; about 45 extra fits), and keeps the
         table in ``rank_selection_``.
-    alpha : float or "auto"
-        Contrast strength (>= 0); 0 is plain NMF of the target. ``"auto"`` fits 3 restarts at
+    alpha : float, "auto" or None
+        Contrast strength (>= 0); 0 is plain NMF of the target. The default (None) is 1 for plain
+        bcNMF, the published model, and 0 with ``n_enriched``, whose shared topics must explain
+        the background already. ``"auto"`` fits 3 restarts at
         each alpha of (0.25, 0.5, 1, 2, 4, 8) and takes the smallest stable one with the most
         target-enriched topics (see :mod:`bcnmf.selection.alpha`; 18 extra fits), keeping the
         table in ``alpha_selection_``. With ``n_components="auto"`` too, ``k`` is chosen first,
@@ -117,12 +119,19 @@ class BCNMF(ContrastiveModel):
     offset_ : ndarray or None
         The per-feature floor in the model, for count losses.
     enrichment_ : pandas.DataFrame
-        One row per topic: the mean fraction of each sample's total that the topic models in
-        target and background, log2 fold change (for disentangled topics against the typical
-        shared topic), AUC, two-sided Welch t-test p-value, BH q-value and a ``label``,
+        One row per topic: its mean share (the part of each sample's total that the topic
+        models) in target and background, log2 fold change (for disentangled topics against the
+        typical shared topic), AUC, two-sided Welch t-test p-value, BH q-value and a ``label``,
         ``"target-enriched"``, ``"shared"`` or ``"background-enriched"`` (a program lost in the
-        target; see :func:`bcnmf.topic_enrichment`, which recomputes it with other thresholds).
+        target; see :func:`bcnmf.topic_enrichment`, which recomputes it with other thresholds),
+        or ``"not labelled: poor fit"`` for every topic when ``fit_statistics_`` flags the fit.
         Not set by :meth:`partial_fit`.
+    fit_statistics_ : pandas.DataFrame
+        One row per condition (``target``, ``background``): samples, summed total, the share of
+        it that the topics model (``explained_share``) and ``poor_fit``, true when the topics model
+        less than 20% of the target, when
+        the labels are withheld and a :class:`PoorFitWarning` is raised. Not set by
+        :meth:`partial_fit`.
     rank_selection_ : pandas.DataFrame
         With ``n_components="auto"``: the measures of each candidate ``k``.
     alpha_selection_ : pandas.DataFrame
@@ -145,5 +154,5 @@ class BCNMF(ContrastiveModel):
             k = automatic_rank(self, Xt, Xb, solver=solver)
         else:
             k = check_n_components(self.n_components, Xt.shape[0], Xt.shape[1], name="X_target")
-        alpha = automatic_alpha(self, Xt, Xb, k, solver=solver) if self.alpha == "auto" else self.alpha
+        alpha = automatic_alpha(self, Xt, Xb, k, solver=solver) if self.alpha == "auto" else self._alpha()
         return fit_chosen(self, {"n_components": k, "alpha": alpha}, Xt, Xb)

@@ -5,8 +5,9 @@ data; the solvers below run the iterations."""
 from bcnmf.models.contrastive import (
     AlphaTooLargeWarning,
     ContrastiveModel,
+    PoorFitWarning,
     UnstableFitError,
 )
 from bcnmf.models.nmf import NMFModel
 
-__all__ = ["AlphaTooLargeWarning", "ContrastiveModel", "NMFModel", "UnstableFitError"]
+__all__ = ["AlphaTooLargeWarning", "ContrastiveModel", "NMFModel", "PoorFitWarning", "UnstableFitError"]

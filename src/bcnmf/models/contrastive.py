@@ -19,7 +19,12 @@ from sklearn.utils import check_random_state
 from bcnmf.backend import column_sums, max_row_total
 from bcnmf.backend.blocks import RowSource
 from bcnmf.engine import Term
-from bcnmf.enrichment.topics import topic_enrichment
+from bcnmf.enrichment.topics import (
+    MIN_EXPLAINED_SHARE,
+    fit_statistics,
+    topic_enrichment,
+    withhold_labels,
+)
 from bcnmf.losses import make_loss
 from bcnmf.losses.held_out import HeldOutEntries
 from bcnmf.losses.penalty import Penalty
@@ -56,6 +61,7 @@ from bcnmf.solvers import NonFiniteError, run_block_updates, run_multiplicative_
 from bcnmf.solvers.checkpoint import Checkpoint, fingerprint
 from bcnmf.utils.deprecation import DeprecatedAlias
 from bcnmf.utils.validation import (
+    check_dispersion,
     check_matrix,
     check_missing,
     check_n_components,
@@ -97,6 +103,10 @@ class AlphaTooLargeWarning(UserWarning):
     """The requested contrast strength gave no stable fit; a smaller one was used."""
 
 
+class PoorFitWarning(UserWarning):
+    """The topics model too little of a condition's total for their labels to mean anything."""
+
+
 class UnstableFitError(FloatingPointError):
     """No contrast strength, down to alpha = 0, gave a stable fit."""
 
@@ -117,7 +127,7 @@ class ContrastiveModel(BaseEstimator):
         self,
         n_components: int | str = 10,
         *,
-        alpha: float = 1.0,
+        alpha: float | str | None = None,
         loss: str = "kl",
         beta: float | None = None,
         init: str = "contrastive",
@@ -164,7 +174,7 @@ class ContrastiveModel(BaseEstimator):
 
     def _check_params(self) -> np.dtype:
         dtype = check_common_params(self, ("contrastive",) + INIT_METHODS)
-        if not (isinstance(self.alpha, str) and self.alpha == "auto"):
+        if self.alpha is not None and not (isinstance(self.alpha, str) and self.alpha == "auto"):
             check_positive(self.alpha, "alpha", allow_zero=True)
         check_positive(self.damping, "damping", upper=1.0)
         check_positive(self.offset, "offset")
@@ -193,6 +203,14 @@ class ContrastiveModel(BaseEstimator):
         """Fit with settings chosen from the data (``"auto"``): many configurations, which
         :class:`bcnmf.BCNMF` does; a single configuration cannot."""
         raise ValueError(f"{type(self).__name__} fits one configuration; 'auto' settings are chosen by bcnmf.BCNMF.")
+
+    def _alpha(self) -> float:
+        """The contrast strength of this configuration: ``alpha``, or by default (None) 1 for plain
+        bcNMF (the published model) and 0 for disentangled topics, whose shared topics must
+        explain the background already (a contrast there only penalises the enriched topics)."""
+        if self.alpha is None:
+            return 1.0 if self.n_enriched is None else 0.0
+        return float(self.alpha)
 
     def _make_loss(self, offset, dispersion=None, zero_inflation=None):
         return make_loss(
@@ -248,10 +266,11 @@ class ContrastiveModel(BaseEstimator):
             target_mean, background_mean = t.column_means, b.column_means
             observed_max = [t.max_row_total, b.max_row_total]
         check_same_features(Xt.shape, Xb.shape, names_t, names_b)
+        check_dispersion(self.dispersion, Xt.shape[1])
         if "auto" in (self.n_components, self.alpha, self.n_enriched):
             return self._fit_automatic(Xt, Xb, solver)
         k = check_n_components(self.n_components, Xt.shape[0], Xt.shape[1], name="X_target")
-        requested_alpha = self.alpha
+        requested_alpha = self._alpha()
         H_custom = self._custom_loadings(H, k, Xt.shape[1], dtype)
         if solver == "mu":
             warn_empty_columns([Xt, Xb], "X_target and X_background together")
@@ -320,6 +339,7 @@ class ContrastiveModel(BaseEstimator):
             Xt, names_t = check_matrix(X_target, "X_target", dtype, warn_empty="none")
             Xb, names_b = check_matrix(X_background, "X_background", dtype, warn_empty="none")
             check_same_features(Xt.shape, Xb.shape, names_t, names_b)
+            check_dispersion(self.dispersion, Xt.shape[1])
             k = check_n_components(self.n_components, Xt.shape[0], Xt.shape[1], name="X_target")
             generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
             if self.init == "custom":
@@ -328,14 +348,14 @@ class ContrastiveModel(BaseEstimator):
             target_mean, background_mean = column_sums(Xt) / Xt.shape[0], column_sums(Xb) / Xb.shape[0]
             offset = self._offset(target_mean, background_mean, Xt.shape[0], Xb.shape[0], dtype)
             means = self._total_caps(target_mean, background_mean, offset, (1, 1), dtype)
-            self._online_specs = self._model_terms(k, float(self.alpha))
+            self._online_specs = self._model_terms(k, self._alpha())
             warm = self._warm_terms((Xt, Xb), self._online_specs, H0, offset)
             self._online = OnlineState(
                 H0, [(term.loss, spec.weight, Penalty(), spec.topics) for spec, term in zip(self._online_specs, warm)],
                 forget_factor=self.forget_factor, damping=self.damping, normalize=True,
                 allowed_means=[means[spec.dataset] for spec in self._online_specs] if means else None,
             )
-            self.components_, self.n_components_, self.alpha_, self.offset_ = H0, k, float(self.alpha), offset
+            self.components_, self.n_components_, self.alpha_, self.offset_ = H0, k, self._alpha(), offset
             store_fit_metadata(self, names_t if names_t is not None else names_b, Xt.shape[1], warm[0].loss)
         else:
             Xt = check_new_data(self, X_target, "X_target")
@@ -493,16 +513,17 @@ class ContrastiveModel(BaseEstimator):
         divergence = result.term_curves[0][-1] if isinstance(target.X, RowSource) else target.divergence(result.H)
         self.reconstruction_err_ = target.loss.reconstruction_error(divergence)
         self.restart_objectives_ = np.asarray(objectives)
-        self.enrichment_ = self._enrichment_table(terms, result.H)
+        self.enrichment_, self.fit_statistics_ = self._enrichment_table(terms, result.H)
         store_fit_metadata(self, names, n_features, target.loss)
         for attribute in ("dispersion_", "zero_inflation_"):
             value = getattr(background.loss, attribute, None)
             if value is not None:
                 setattr(self, "background_" + attribute, value)
 
-    def _enrichment_table(self, terms: list[Term], H: np.ndarray):
-        """:attr:`enrichment_`: the fraction of each sample's observed total that each topic models,
-        target against background.
+    def _enrichment_table(self, terms: list[Term], H: np.ndarray) -> tuple:
+        """:attr:`enrichment_` and :attr:`fit_statistics_`: each topic's share of each sample's
+        observed total, target against background, and how much of each condition the fit
+        explains; a poor fit's labels are withheld, with a :class:`PoorFitWarning`.
 
         With disentangled topics the background's fitted usage of enriched topics is zero by
         construction, which would make any such topic look enriched; the test then takes the
@@ -514,9 +535,12 @@ class ContrastiveModel(BaseEstimator):
         refit = None if self.n_enriched is None else dict(max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
         totals_t, _ = _row_totals_and_usages(target.X, H, self.batch_size)
         totals_b, free_b = _row_totals_and_usages(background.X, H, self.batch_size, background.loss, refit)
-        return topic_enrichment(target.W, background.W if free_b is None else free_b,
-                                target_totals=totals_t, background_totals=totals_b,
-                                reference_topics=None if self.n_enriched is None else self._shared_topics(H.shape[0]))
+        table = topic_enrichment(target.W, background.W if free_b is None else free_b,
+                                 target_totals=totals_t, background_totals=totals_b,
+                                 reference_topics=None if self.n_enriched is None else self._shared_topics(H.shape[0]))
+        statistics = fit_statistics(target.W, background.W, target_totals=totals_t, background_totals=totals_b)
+        warn_poor_fit(statistics)
+        return withhold_labels(table, statistics), statistics
 
     # -- using a fit ------------------------------------------------------------------------------
 
@@ -525,15 +549,45 @@ class ContrastiveModel(BaseEstimator):
         likelihood and fitted dispersion / zero inflation, or the background's with
         ``background=True``. Every topic is allowed."""
         X = check_new_data(self, X)
+        return usages_for(X, self.components_, self._fitted_loss(background), max_iter=self.max_iter, tol=self.tol,
+                          eval_every=self.eval_every)
+
+    def divergence(self, X, *, components: np.ndarray | None = None, background: bool = False) -> float:
+        """How far the rows of ``X`` are from the model: the fitted likelihood's divergence (of the
+        target, or of the background with ``background=True``), summed over entries, with the
+        usages refitted and the loadings fixed at ``components_`` or at ``components`` (any number
+        of topics on the same features: how much a changed set of topics would cost)."""
+        X = check_new_data(self, X)
+        H = self.components_ if components is None else np.asarray(components, dtype=self.components_.dtype)
+        if H.ndim != 2 or H.shape[1] != self.n_features_in_ or not np.all(H >= 0):
+            raise ValueError(f"components must be a non-negative matrix with {self.n_features_in_} columns (one per "
+                             f"feature of the fit); got shape {H.shape}.")
+        loss = self._fitted_loss(background)
+        W = usages_for(X, H, loss, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
+        return loss.value(X, W, H)
+
+    def _fitted_loss(self, background: bool):
+        """The loss of the fit, with the condition's fitted dispersion / zero inflation."""
         prefix = "background_" if background else ""
-        loss = self._make_loss(self.offset_, getattr(self, prefix + "dispersion_", None),
+        return self._make_loss(self.offset_, getattr(self, prefix + "dispersion_", None),
                                getattr(self, prefix + "zero_inflation_", None))
-        return usages_for(X, self.components_, loss, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
 
     def inverse_transform(self, W) -> np.ndarray:
         """Data reconstructed from usages: ``W @ components_`` (the count models' offset excluded)."""
         check_fitted(self)
         return np.asarray(W) @ self.components_
+
+
+def warn_poor_fit(statistics) -> None:
+    """A :class:`PoorFitWarning` when :func:`bcnmf.enrichment.topics.fit_statistics` flags a
+    condition."""
+    if statistics["poor_fit"].any():
+        shares = statistics["explained_share"]
+        warnings.warn(
+            f"the topics model {shares['target']:.0%} of the target's total and {shares['background']:.0%} of the "
+            f"background's; below {MIN_EXPLAINED_SHARE:.0%} of the target, their labels say nothing about programs and "
+            "are withheld. Lower alpha, or fit the disentangled model (n_enriched='auto').",
+            PoorFitWarning, stacklevel=4)
 
 
 def _alpha_schedule(alpha: float) -> list[float]:
