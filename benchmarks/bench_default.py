@@ -1,8 +1,9 @@
 """The default path on realistic case/control counts: does it label what was planted, and nothing else?
 
-    python benchmarks/bench_default.py [--write] [--seeds N]
+    python benchmarks/bench_default.py [--write] [--seeds N] [--large]
 
-Data: ``bcnmf.datasets.simulate_case_control`` (2,000 genes, 1,500 + 1,500 cells), both generators
+Data: ``bcnmf.datasets.simulate_case_control`` (2,000 genes, 1,500 + 1,500 cells; with ``--large``
+also 7,000 + 7,000 cells once, sparse, as a real dataset would be), both generators
 (``cell_types``, ``programs``), seeds 0..N-1, each planted (two response programs, a lost cell
 type, a repressed program, deeper target sequencing) and null (nothing planted, the target's
 counts doubled by a batch-wide scale). Fit: ``BCNMF("auto", n_enriched="auto")``, what ``bcnmf fit``
@@ -53,9 +54,9 @@ def cell_type_ari(embedding: np.ndarray, types: np.ndarray) -> float:
     return adjusted_rand_score(types, clusters)
 
 
-def evaluate(structure: str, seed: int, planted: bool) -> dict:
+def evaluate(structure: str, seed: int, planted: bool, n_cells: int = 1500) -> dict:
     settings = {} if planted else {"n_responses": 0, "lost_cell_type": False, "n_genes_down": 0, "batch_scale": 2.0}
-    data = simulate_case_control(structure=structure, seed=seed, **settings)
+    data = simulate_case_control(structure=structure, seed=seed, n_target=n_cells, n_background=n_cells, **settings)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.perf_counter()
@@ -68,7 +69,8 @@ def evaluate(structure: str, seed: int, planted: bool) -> dict:
     labels = model.enrichment_["label"].to_numpy()
     H = model.components_
     expected = {}
-    row = {"structure": structure, "seed": seed, "case": "planted" if planted else "null (batch scale x2)",
+    row = {"structure": structure, "seed": seed, "cells": 2 * n_cells,
+           "case": "planted" if planted else "null (batch scale x2)",
            "topics": H.shape[0], "enriched_topics": model.n_enriched_}
     if planted:
         response = cosines(data.response_programs, H)
@@ -92,7 +94,7 @@ def evaluate(structure: str, seed: int, planted: bool) -> dict:
 
 
 def format_report(results: pd.DataFrame) -> str:
-    columns = ["structure", "case", "seed", "topics", "enriched_topics", "response_cosine", "responses_labelled",
+    columns = ["structure", "case", "seed", "cells", "topics", "enriched_topics", "response_cosine", "responses_labelled",
                "lost_type_labelled", "other_labels", "shared_usage_ari", "pca_ari", "seconds", "cost_ratio"]
     table = results.reindex(columns=columns)
     header = "| " + " | ".join(columns) + " |"
@@ -115,9 +117,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--write", action="store_true", help="write benchmarks/DEFAULT.md")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per generator and case (default 3)")
+    parser.add_argument("--large", action="store_true",
+                        help="also 7,000 + 7,000 cells (cell_types, seed 0, planted): the time a real dataset takes")
     args = parser.parse_args()
     rows = [evaluate(structure, seed, planted) for structure in ("cell_types", "programs")
             for seed in range(args.seeds) for planted in (True, False)]
+    if args.large:
+        rows.append(evaluate("cell_types", 0, True, n_cells=7000))
     report = format_report(pd.DataFrame(rows))
     print(report)
     if args.write:
