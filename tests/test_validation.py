@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+import bcnmf
 from bcnmf import BCNMF, NMF, DataWarning
 
 
@@ -129,3 +130,50 @@ def test_stored_zeros_in_sparse_input_are_fitted_like_absent_ones(loss):
     blocks = NMF(3, loss=loss, max_iter=30, random_state=0, solver="minibatch").fit([X[:40], X[40:]])
     assert np.isfinite(blocks.components_).all()
     np.testing.assert_array_equal(X.data, stored)  # the caller's matrix keeps its stored zeros
+
+
+@pytest.mark.parametrize("target, background, k, message", [
+    (np.zeros((10, 5)), np.ones((10, 5)), 2, "X_target has no non-zero entries"),
+    (np.eye(10, 5) * np.eye(10, 5)[:, :1], np.ones((10, 5)), 2, "non-zero entries in only 1 samples and 1 features"),
+    ([[0.637]], [[637.0]], 1, "X_target has 1 sample; bcNMF needs at least two"),
+    (np.ones((4, 3)), [[1.0, 2.0, 3.0]], 1, "X_background has 1 sample"),
+])
+def test_degenerate_data_is_refused_before_any_work(target, background, k, message):
+    with pytest.raises(ValueError, match=message):
+        BCNMF(k, alpha=0).fit(target, background)
+
+
+def test_a_target_the_floor_alone_explains_is_refused():
+    # The count models' floor is a fraction of the pooled mean: a target a thousand times
+    # shallower than its background left the topics nothing to model.
+    with pytest.raises(ValueError, match="1e\\+03 times larger. Bring both to the same depth"):
+        BCNMF(1, alpha=0).fit([[0.637], [0.5]], [[637.0], [500.0]])
+
+
+def test_a_collapsed_contrastive_start_falls_back_to_the_targets_own_start():
+    # One non-zero target entry, on a feature the contrastive start weighs least: the updates
+    # starved the topic to zero from there.
+    target = np.array([[0, 0, 0.0773], [0, 0, 0]])
+    background = np.array([[0, 0, 0], [0.907, 0, 2.003]])
+    with pytest.warns(DataWarning, match="the contrastive start gave no stable fit") as record:
+        model = BCNMF(1, alpha=0, max_iter=30, random_state=0).fit(target, background)
+    assert not any("alpha" in str(w.message) for w in record)
+    np.testing.assert_allclose(model.components_, [[0, 0, 1]], atol=1e-6)
+    with pytest.warns(bcnmf.AlphaTooLargeWarning, match="the largest alpha that worked was 0"):
+        assert BCNMF(1, alpha=1, max_iter=30, random_state=0).fit(target, background).alpha_ == 0
+
+
+def test_itakura_saito_fits_sparse_input_with_every_entry_stored():
+    dense = np.array([[1.0, 2.0], [3.0, 4.0]])
+    from_sparse = NMF(1, loss="beta", beta=0, random_state=0).fit(sp.csr_matrix(dense))
+    from_dense = NMF(1, loss="beta", beta=0, random_state=0).fit(dense)
+    np.testing.assert_allclose(from_sparse.components_, from_dense.components_, rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss, beta, X", [("beta", 0.5, [[0, 0], [1, 0]]), ("beta", 1.5, [[0, 0], [1, 0]]),
+                                           ("zinb", None, [[0, 0, 0], [0, 0, 0.9128]])])
+def test_float32_fits_of_tiny_matrices_with_an_empty_row_are_finite(loss, beta, X):
+    # NNDSVD divided a float32 zero vector by a float64 floor that is zero in float32.
+    with pytest.warns(DataWarning):
+        model = NMF(2, loss=loss, beta=beta, dtype="float32", random_state=0).fit(np.asarray(X, dtype=float))
+    assert np.isfinite(model.components_).all() and model.components_.max() > 0

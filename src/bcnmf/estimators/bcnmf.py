@@ -118,6 +118,10 @@ class BCNMF(ContrastiveModel):
     n_iter_, reconstruction_err_ (of the target), n_features_in_, feature_names_in_
     offset_ : ndarray or None
         The per-feature floor in the model, for count losses.
+    data_scale_ : float
+        The power of two the data were divided by for the fit (1 for data whose typical non-zero
+        target entry lies between 1/64 and 1024, and for NB/ZINB); every other attribute is in the
+        data's units (see :doc:`/reliability`).
     enrichment_ : pandas.DataFrame
         One row per topic: its mean share (the part of each sample's total that the topic
         models) in target and background, log2 fold change (for disentangled topics against the

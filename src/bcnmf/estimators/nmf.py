@@ -77,6 +77,10 @@ class NMF(NMFModel):
     loss_curve_, loss_curve_iterations_ : ndarray
         Deprecated names of ``objective_curve_`` and ``objective_curve_iterations_`` (removed in
         bcnmf 0.3).
+    data_scale_ : float
+        The power of two the data were divided by for the fit (1 for data whose typical non-zero
+        entry lies between 1/64 and 1024, and for NB/ZINB); every other attribute is in the
+        data's units (see :doc:`/reliability`).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when fitted on a DataFrame.

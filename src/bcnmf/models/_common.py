@@ -106,7 +106,10 @@ def flat_usages(X, H: np.ndarray, topics: np.ndarray | None = None) -> np.ndarra
     """Starting usages: each row at its own total, spread evenly over the allowed ``topics``
     (C-contiguous)."""
     row_mass = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
-    per_topic = row_mass / max(allowed_mass(H, topics), np.finfo(np.float64).tiny)
+    mass = allowed_mass(H, topics)
+    # Loadings that collapsed to zero explain nothing: zero usages, which the collapse checks
+    # report, rather than infinite ones.
+    per_topic = row_mass / mass if mass > 0 else np.zeros_like(row_mass)
     W = np.repeat(per_topic[:, None], H.shape[0], axis=1).astype(H.dtype) + np.finfo(H.dtype).tiny
     return restrict_topics(W, topics)
 

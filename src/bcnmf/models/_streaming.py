@@ -7,10 +7,12 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from bcnmf.backend import column_sums, max_row_total
 from bcnmf.backend.blocks import ArraySource, RowSource, as_source, is_out_of_core
 from bcnmf.models._common import allowed_mass, restrict_topics
+from bcnmf.models._scaling import DataScale
 from bcnmf.utils.validation import check_matrix, scan_source
 
 #: Values of ``solver=``: "auto" is "mu" for data in memory and "minibatch" for data read from disk.
@@ -55,6 +57,7 @@ class BlockInput:
     feature_names: np.ndarray | None
     column_sums: np.ndarray
     max_row_total: float
+    nonzeros: int
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -64,6 +67,17 @@ class BlockInput:
     def column_means(self) -> np.ndarray:
         return self.column_sums / self.source.n_rows
 
+    def scale(self, loss: str, beta: float | None) -> DataScale:
+        """The scale this dataset is fitted at (see :mod:`bcnmf.models._scaling`)."""
+        return DataScale.from_totals(loss, beta, float(self.column_sums.sum()), self.nonzeros)
+
+    def scaled(self, scale: DataScale) -> BlockInput:
+        """This dataset divided by ``scale.factor``, read block by block."""
+        if not scale.active:
+            return self
+        return BlockInput(scale.source(self.source), self.feature_names, self.column_sums / scale.factor,
+                          self.max_row_total / scale.factor, self.nonzeros)
+
 
 def block_input(X, name: str, dtype, *, allow_zeros: bool, batch_size: int) -> BlockInput:
     """Check ``X`` (in memory or out of core) and wrap it as a :class:`RowSource`."""
@@ -71,9 +85,10 @@ def block_input(X, name: str, dtype, *, allow_zeros: bool, batch_size: int) -> B
         source = as_source(X, name)
         summary = scan_source(source, name, dtype, allow_zeros=allow_zeros,
                               n_blocks=n_blocks_for(source.n_rows, batch_size))
-        return BlockInput(source, source.feature_names, summary.column_sums, summary.max_row_total)
+        return BlockInput(source, source.feature_names, summary.column_sums, summary.max_row_total, summary.nonzeros)
     X, names = check_matrix(X, name, dtype, allow_zeros=allow_zeros, warn_empty="rows")
-    return BlockInput(ArraySource(X, names), names, column_sums(X), max_row_total(X))
+    nonzeros = X.nnz if sp.issparse(X) else int(np.count_nonzero(X))
+    return BlockInput(ArraySource(X, names), names, column_sums(X), max_row_total(X), nonzeros)
 
 
 def n_blocks_for(n_rows: int, batch_size: int) -> int:

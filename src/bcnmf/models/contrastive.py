@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ from bcnmf.models._common import (
     warn_not_converged,
 )
 from bcnmf.models._online import OnlineState
+from bcnmf.models._scaling import DataScale, divergence_power
 from bcnmf.models._streaming import (
     INIT_SAMPLE_ROWS,
     WARM_UP_ITERATIONS,
@@ -61,6 +63,8 @@ from bcnmf.solvers import NonFiniteError, run_block_updates, run_multiplicative_
 from bcnmf.solvers.checkpoint import Checkpoint, fingerprint
 from bcnmf.utils.deprecation import DeprecatedAlias
 from bcnmf.utils.validation import (
+    DataWarning,
+    check_contrast_data,
     check_dispersion,
     check_matrix,
     check_missing,
@@ -256,20 +260,29 @@ class ContrastiveModel(BaseEstimator):
             Xb, names_b = check_matrix(X_background, "X_background", dtype, allow_zeros=allow_zeros, warn_empty="rows")
             Xt, left_out_t = check_missing(missing_target, Xt, "missing_target")
             Xb, left_out_b = check_missing(missing_background, Xb, "missing_background")
-            target_mean, background_mean = column_sums(Xt) / Xt.shape[0], column_sums(Xb) / Xb.shape[0]
-            observed_max = [max_row_total(Xt), max_row_total(Xb)]
-            sample_t, sample_b = Xt, Xb
         else:
             t = block_input(X_target, "X_target", dtype, allow_zeros=allow_zeros, batch_size=self.batch_size)
             b = block_input(X_background, "X_background", dtype, allow_zeros=allow_zeros, batch_size=self.batch_size)
             Xt, Xb, names_t, names_b = t, b, t.feature_names, b.feature_names
-            target_mean, background_mean = t.column_means, b.column_means
-            observed_max = [t.max_row_total, b.max_row_total]
         check_same_features(Xt.shape, Xb.shape, names_t, names_b)
         check_dispersion(self.dispersion, Xt.shape[1])
         if "auto" in (self.n_components, self.alpha, self.n_enriched):
             return self._fit_automatic(Xt, Xb, solver)
         k = check_n_components(self.n_components, Xt.shape[0], Xt.shape[1], name="X_target")
+        if solver == "mu":
+            check_contrast_data(Xt, Xb, k)
+            # The target's scale: its fit is the one the topics serve, and a target far smaller than
+            # its background fell under the floors at a scale chosen for both (measured: a target
+            # of 3e-4 under a background of 0.04 lost its fit).
+            scale = DataScale.choose(self.loss, self.beta, [Xt])
+            Xt, Xb = sample_t, sample_b = scale.data(Xt), scale.data(Xb)
+            target_mean, background_mean = column_sums(Xt) / Xt.shape[0], column_sums(Xb) / Xb.shape[0]
+            observed_max = [max_row_total(Xt), max_row_total(Xb)]
+        else:
+            scale = t.scale(self.loss, self.beta)
+            t, b = Xt, Xb = t.scaled(scale), b.scaled(scale)
+            target_mean, background_mean = t.column_means, b.column_means
+            observed_max = [t.max_row_total, b.max_row_total]
         requested_alpha = self._alpha()
         H_custom = self._custom_loadings(H, k, Xt.shape[1], dtype)
         if solver == "mu":
@@ -277,6 +290,7 @@ class ContrastiveModel(BaseEstimator):
         checkpoint = self._checkpoint(solver, [Xt, Xb] + [p for p in (left_out_t, left_out_b) if p is not None]
                                       if solver == "mu" else [])
         offset = self._offset(target_mean, background_mean, Xt.shape[0], Xb.shape[0], dtype)
+        _check_target_above_floor(target_mean, background_mean, offset, self.offset)
         caps = self._total_caps(target_mean, background_mean, offset, (Xt.shape[0], Xb.shape[0]), dtype)
         generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         if solver != "mu":
@@ -288,31 +302,42 @@ class ContrastiveModel(BaseEstimator):
             rng=generator,
         )
 
-        def run_start(alpha: float, start: int) -> Restart:
-            H0 = starts.get(start)[0]
+        def run_start(alpha: float, start: int, chosen: StartingPoints, saving: Checkpoint | None) -> Restart:
+            H0 = chosen.get(start)[0]
             if solver == "mu":
                 return self._run_start((Xt, Xb), H0, alpha, start, offset=offset, caps=caps,
-                                       left_out=(left_out_t, left_out_b), checkpoint=checkpoint)
+                                       left_out=(left_out_t, left_out_b), checkpoint=saving)
             return self._run_blocks((t, b), (sample_t, sample_b), H0, alpha, start, solver, offset=offset, caps=caps)
 
+        # Each attempt is named in messages; at a requested alpha of 0 only the start changes.
+        contrast = requested_alpha > 0
+        attempts = [(f"alpha={alpha:g}" if contrast else f"from the {self.init} start", alpha, starts, checkpoint)
+                    for alpha in _alpha_schedule(requested_alpha)]
+        if self.init == "contrastive":
+            # The contrastive start can put every topic on features the target barely uses, where
+            # the multiplicative updates starve it to zero (measured on a 2 x 3 target with one
+            # non-zero entry); plain NMF's start of the target is the last resort.
+            nmf_start = StartingPoints(lambda: (initialize(sample_t, k, "nndsvda", generator, dtype)[1],),
+                                       deterministic=True, rng=generator)
+            attempts.append(("alpha=0 " * contrast + "from the target's NNDSVD start", 0.0, nmf_start, None))
         failures: list[str] = []
-        for alpha in _alpha_schedule(requested_alpha):
+        for attempt, alpha, chosen, saving in attempts:
             try:
-                best, objectives = best_restart(self.n_init, lambda s: run_start(alpha, s))
+                best, objectives = best_restart(self.n_init, partial(run_start, alpha, chosen=chosen, saving=saving))
             except NonFiniteError as err:
-                failures.append(f"alpha={alpha:g}: {err}")
+                failures.append(f"{attempt}: {err}")
                 continue
             terms, result = best.state
             problem = _collapse(terms[0], terms[1], result, observed_max)
             if problem is None:
                 break
-            failures.append(f"alpha={alpha:g}: {problem}")
+            failures.append(f"{attempt}: {problem}")
         else:
             raise UnstableFitError(
-                "No stable fit even at alpha=0: " + "; ".join(failures) + ". Check the data (for example "
-                "features with almost no counts) or use loss='frobenius' on log-normalised data."
-            )
-        if failures:
+                ("No stable fit even at alpha=0: " if contrast else "No stable fit: ") + "; ".join(failures)
+                + ". Check the data (for example features with almost no counts, or a target and background on very "
+                "different scales) or use loss='frobenius' on log-normalised data.")
+        if failures and alpha < requested_alpha:
             warnings.warn(
                 f"alpha={requested_alpha:g} is too large for a stable fit ({failures[0]}); the largest alpha that "
                 f"worked was {alpha:g}, and the results are for alpha={alpha:g}. Choose alpha <= {alpha:g}, or "
@@ -320,9 +345,13 @@ class ContrastiveModel(BaseEstimator):
                 AlphaTooLargeWarning,
                 stacklevel=2,
             )
+        elif failures:
+            warnings.warn(f"the {self.init} start gave no stable fit ({failures[0].split(': ', 1)[1]}); the fit "
+                          "started from the target's NNDSVD instead.", DataWarning, stacklevel=2)
         warn_not_converged(type(self).__name__, self.max_iter, self.tol, result.converged)
-        self._store(terms, result, alpha, offset, objectives, names_t if names_t is not None else names_b, Xt.shape[1])
-        return terms[0].W
+        self._store(terms, result, alpha, offset, objectives, names_t if names_t is not None else names_b, Xt.shape[1],
+                    scale)
+        return self.target_usage_
 
     def partial_fit(self, X_target, X_background) -> "ContrastiveModel":
         """Update the model from one block of target rows and one of background rows (the online
@@ -344,6 +373,8 @@ class ContrastiveModel(BaseEstimator):
             generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
             if self.init == "custom":
                 raise ValueError("partial_fit cannot start from init='custom'; choose another init.")
+            scale = DataScale.choose(self.loss, self.beta, [Xt])
+            Xt, Xb = scale.data(Xt), scale.data(Xb)
             H0 = unit_rows(self._starting_loadings(Xt, Xb, k, generator, dtype))
             target_mean, background_mean = column_sums(Xt) / Xt.shape[0], column_sums(Xb) / Xb.shape[0]
             offset = self._offset(target_mean, background_mean, Xt.shape[0], Xb.shape[0], dtype)
@@ -355,13 +386,16 @@ class ContrastiveModel(BaseEstimator):
                 forget_factor=self.forget_factor, damping=self.damping, normalize=True,
                 allowed_means=[means[spec.dataset] for spec in self._online_specs] if means else None,
             )
-            self.components_, self.n_components_, self.alpha_, self.offset_ = H0, k, self._alpha(), offset
+            self.components_, self.n_components_, self.alpha_ = H0, k, self._alpha()
+            self.offset_ = None if offset is None else scale.usages(offset)
+            self.data_scale_ = scale.factor
             store_fit_metadata(self, names_t if names_t is not None else names_b, Xt.shape[1], warm[0].loss)
         else:
-            Xt = check_new_data(self, X_target, "X_target")
-            Xb = check_new_data(self, X_background, "X_background")
+            scale = DataScale(getattr(self, "data_scale_", 1.0))
+            Xt = scale.data(check_new_data(self, X_target, "X_target"))
+            Xb = scale.data(check_new_data(self, X_background, "X_background"))
         usages = self._online.step([(Xt, Xb)[spec.dataset] for spec in self._online_specs])
-        self.target_usage_, self.background_usage_ = usages[0], usages[1]
+        self.target_usage_, self.background_usage_ = scale.usages(usages[0]), scale.usages(usages[1])
         self.n_steps_ = self._online.n_steps
         return self
 
@@ -497,23 +531,27 @@ class ContrastiveModel(BaseEstimator):
             terms.append(Term(data[spec.dataset], W, loss, spec.weight))
         return terms
 
-    def _store(self, terms, result, alpha, offset, objectives, names, n_features) -> None:
+    def _store(self, terms, result, alpha, offset, objectives, names, n_features, scale: DataScale) -> None:
+        """The fitted attributes, in the data's units (the fit ran on the data over ``scale``)."""
         target, background = terms[0], terms[1]
         self.components_ = result.H
         self.n_components_ = result.H.shape[0]
-        self.target_usage_ = target.W
-        self.background_usage_ = background.W
+        self.target_usage_ = scale.usages(target.W)
+        self.background_usage_ = scale.usages(background.W)
         self.alpha_ = alpha
-        self.offset_ = offset
+        self.offset_ = None if offset is None else scale.usages(offset)
+        self.data_scale_ = scale.factor
         self.n_iter_ = result.n_iter
-        self.objective_curve_ = np.asarray(result.objective_curve)
+        self.objective_curve_ = scale.divergence(np.asarray(result.objective_curve))
         self.objective_curve_iterations_ = np.asarray(result.iterations)
-        self.target_loss_curve_ = np.asarray(result.term_curves[0])
+        self.target_loss_curve_ = scale.divergence(np.asarray(result.term_curves[0]))
         # Block schedules report the target's divergence from their last pass over the data.
         divergence = result.term_curves[0][-1] if isinstance(target.X, RowSource) else target.divergence(result.H)
-        self.reconstruction_err_ = target.loss.reconstruction_error(divergence)
-        self.restart_objectives_ = np.asarray(objectives)
-        self.enrichment_, self.fit_statistics_ = self._enrichment_table(terms, result.H)
+        self.reconstruction_err_ = target.loss.reconstruction_error(scale.divergence(divergence))
+        self.restart_objectives_ = scale.divergence(np.asarray(objectives))
+        # Shares are ratios, the same at any scale; the fit's totals are in the data's units.
+        self.enrichment_, statistics = self._enrichment_table(terms, result.H)
+        self.fit_statistics_ = statistics.assign(total=statistics["total"] * scale.factor)
         store_fit_metadata(self, names, n_features, target.loss)
         for attribute in ("dispersion_", "zero_inflation_"):
             value = getattr(background.loss, attribute, None)
@@ -548,9 +586,10 @@ class ContrastiveModel(BaseEstimator):
         """Usages of new samples (rows of ``X``) with the shared loadings fixed, under the target's
         likelihood and fitted dispersion / zero inflation, or the background's with
         ``background=True``. Every topic is allowed."""
-        X = check_new_data(self, X)
-        return usages_for(X, self.components_, self._fitted_loss(background), max_iter=self.max_iter, tol=self.tol,
-                          eval_every=self.eval_every)
+        scale = DataScale(getattr(self, "data_scale_", 1.0))
+        X = scale.data(check_new_data(self, X))
+        return scale.usages(usages_for(X, self.components_, self._fitted_loss(background), max_iter=self.max_iter,
+                                       tol=self.tol, eval_every=self.eval_every))
 
     def divergence(self, X, *, components: np.ndarray | None = None, background: bool = False) -> float:
         """How far the rows of ``X`` are from the model: the fitted likelihood's divergence (of the
@@ -562,15 +601,21 @@ class ContrastiveModel(BaseEstimator):
         if H.ndim != 2 or H.shape[1] != self.n_features_in_ or not np.all(H >= 0):
             raise ValueError(f"components must be a non-negative matrix with {self.n_features_in_} columns (one per "
                              f"feature of the fit); got shape {H.shape}.")
-        loss = self._fitted_loss(background)
+        scale = DataScale(getattr(self, "data_scale_", 1.0), self._divergence_power())
+        X, loss = scale.data(X), self._fitted_loss(background)
         W = usages_for(X, H, loss, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
-        return loss.value(X, W, H)
+        return scale.divergence(loss.value(X, W, H))
 
     def _fitted_loss(self, background: bool):
-        """The loss of the fit, with the condition's fitted dispersion / zero inflation."""
+        """The loss of the fit at the scale it ran at (see :mod:`bcnmf.models._scaling`), with the
+        condition's fitted dispersion / zero inflation."""
         prefix = "background_" if background else ""
-        return self._make_loss(self.offset_, getattr(self, prefix + "dispersion_", None),
+        offset = None if self.offset_ is None else self.offset_ / getattr(self, "data_scale_", 1.0)
+        return self._make_loss(offset, getattr(self, prefix + "dispersion_", None),
                                getattr(self, prefix + "zero_inflation_", None))
+
+    def _divergence_power(self) -> float:
+        return divergence_power(self.loss, self.beta) or 0.0
 
     def inverse_transform(self, W) -> np.ndarray:
         """Data reconstructed from usages: ``W @ components_`` (the count models' offset excluded)."""
@@ -588,6 +633,22 @@ def warn_poor_fit(statistics) -> None:
             f"background's; below {MIN_EXPLAINED_SHARE:.0%} of the target, their labels say nothing about programs and "
             "are withheld. Lower alpha, or fit the disentangled model (n_enriched='auto').",
             PoorFitWarning, stacklevel=4)
+
+
+def _check_target_above_floor(target_mean, background_mean, offset, fraction: float) -> None:
+    """Refuse a target that the count models' floor alone would explain: the floor is a fraction
+    of the pooled mean, so a target far shallower than its background (measured: 5,000 times)
+    left its topics nothing to model, and they collapsed."""
+    if offset is None:
+        return
+    target_total, floor_total = float(np.sum(target_mean)), float(np.sum(offset, dtype=np.float64))
+    if target_total <= floor_total:
+        ratio = float(np.sum(background_mean)) / max(target_total, np.finfo(np.float64).tiny)
+        raise ValueError(
+            f"X_target's samples total {target_total:.3g} on average, no more than the model's floor "
+            f"(offset={fraction:g} of the pooled mean, {floor_total:.3g}): the background's samples are {ratio:.3g} "
+            "times larger. Bring both to the same depth (for example normalise each sample to the same total) "
+            "or lower offset.")
 
 
 def _alpha_schedule(alpha: float) -> list[float]:

@@ -23,6 +23,7 @@ from bcnmf.models._common import (
     warn_not_converged,
 )
 from bcnmf.models._online import OnlineState
+from bcnmf.models._scaling import DataScale
 from bcnmf.models._streaming import (
     INIT_SAMPLE_ROWS,
     WARM_UP_ITERATIONS,
@@ -141,16 +142,13 @@ class NMFModel(TransformerMixin, BaseEstimator):
         generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         if solver == "mu":
             X, names = check_matrix(X, "X", dtype, allow_zeros=allow_zeros)
-            sample = X
         else:
             data = block_input(X, "X", dtype, allow_zeros=allow_zeros, batch_size=self.batch_size)
             names = data.feature_names
-            sample = data.source.sample(INIT_SAMPLE_ROWS, generator, dtype)
         n_samples, n_features = X.shape if solver == "mu" else data.shape
         if missing is not None:
             check_missing_allowed(self, solver, "missing=")
             X, left_out = check_missing(missing, X)
-            sample = X
         else:
             left_out = None
         check_dispersion(self.dispersion, n_features)
@@ -158,7 +156,16 @@ class NMFModel(TransformerMixin, BaseEstimator):
             return self._fit_automatic(X, solver, W=W, H=H)
         k = check_n_components(self.n_components, n_samples, n_features)
         custom = self._starting_factors((n_samples, n_features), k, W, H, dtype)
-        W_pen, H_pen = self._penalties(n_samples, n_features)
+        if solver == "mu":
+            scale = DataScale.choose(self.loss, self.beta, [X])
+            X = sample = scale.data(X)
+        else:
+            scale = data.scale(self.loss, self.beta)
+            data = data.scaled(scale)
+            sample = data.source.sample(INIT_SAMPLE_ROWS, generator, dtype)
+        if custom is not None:
+            custom = (custom[0] / custom[0].dtype.type(scale.factor), custom[1])
+        W_pen, H_pen = scale.penalties(*self._penalties(n_samples, n_features))
         starts = StartingPoints(
             lambda: custom if custom is not None else initialize(sample, k, self.init, generator, dtype),
             deterministic=self.init in DETERMINISTIC_INITS,
@@ -199,12 +206,13 @@ class NMFModel(TransformerMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         # Block schedules report the divergence from their last pass over the data.
         divergence = term.divergence(result.H) if solver == "mu" else result.term_curves[0][-1]
-        self.reconstruction_err_ = term.loss.reconstruction_error(divergence)
-        self.objective_curve_ = np.asarray(result.objective_curve)
+        self.reconstruction_err_ = term.loss.reconstruction_error(scale.divergence(divergence))
+        self.objective_curve_ = scale.divergence(np.asarray(result.objective_curve))
         self.objective_curve_iterations_ = np.asarray(result.iterations)
-        self.restart_objectives_ = np.asarray(objectives)
+        self.restart_objectives_ = scale.divergence(np.asarray(objectives))
+        self.data_scale_ = scale.factor
         store_fit_metadata(self, names, n_features, term.loss)
-        return term.W
+        return scale.usages(term.W)
 
     def _fit_automatic(self, X, solver: str, *, W=None, H=None) -> np.ndarray:
         """Fit with the number of components chosen from the data (``"auto"``): many
@@ -247,6 +255,8 @@ class NMFModel(TransformerMixin, BaseEstimator):
             check_dispersion(self.dispersion, X.shape[1])
             k = check_n_components(self.n_components, X.shape[0], X.shape[1])
             generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            scale = DataScale.choose(self.loss, self.beta, [X])
+            X = scale.data(X)
             if self.init == "custom":
                 H0 = self._starting_factors(X.shape, k, np.ones((X.shape[0], k)), H, dtype)[1]
             else:
@@ -254,14 +264,15 @@ class NMFModel(TransformerMixin, BaseEstimator):
             loss = self._make_loss()
             usages_for(X, H0, loss, max_iter=WARM_UP_ITERATIONS, tol=0.0, eval_every=self.eval_every)
             loss.freeze_nuisance()
-            W_pen, H_pen = self._penalties(self.batch_size, X.shape[1])
+            W_pen, H_pen = scale.penalties(*self._penalties(self.batch_size, X.shape[1]))
             self._online = OnlineState(H0, [(loss, 1.0, W_pen, None)], forget_factor=self.forget_factor, H_penalty=H_pen,
                                        normalize=not W_pen.active)
             self.components_ = H0
             self.n_components_ = k
+            self.data_scale_ = scale.factor
             store_fit_metadata(self, names, X.shape[1], loss)
         else:
-            X = check_new_data(self, X)
+            X = DataScale(getattr(self, "data_scale_", 1.0)).data(check_new_data(self, X))
         self._online.step([X])
         self.n_steps_ = self._online.n_steps
         return self
@@ -274,7 +285,9 @@ class NMFModel(TransformerMixin, BaseEstimator):
             dispersion=getattr(self, "dispersion_", self.dispersion),
             zero_inflation=getattr(self, "zero_inflation_", None),
         )
-        return usages_for(X, self.components_, loss, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
+        scale = DataScale(getattr(self, "data_scale_", 1.0))
+        return scale.usages(usages_for(scale.data(X), self.components_, loss, max_iter=self.max_iter, tol=self.tol,
+                                       eval_every=self.eval_every))
 
     def inverse_transform(self, W) -> np.ndarray:
         """Data reconstructed from usages: ``W @ components_``."""

@@ -31,9 +31,11 @@ class ConvergenceTest:
 
     def loadings_change(self, H: np.ndarray) -> float:
         """Relative Frobenius change of ``H`` since the last call (or the start); remembers ``H``."""
-        change = np.linalg.norm(H - self._previous_H) / max(float(np.linalg.norm(H)), np.finfo(np.float64).tiny)
+        moved, size = float(np.linalg.norm(H - self._previous_H)), float(np.linalg.norm(H))
         self._previous_H[...] = H
-        return float(change)
+        if size == 0:  # loadings penalised to zero: settled only if they were zero already
+            return 0.0 if moved == 0 else np.inf
+        return moved / size
 
     def __call__(self, previous: float, current: float, scale: float, H: np.ndarray) -> bool:
         moved = self.loadings_change(H)

@@ -154,6 +154,7 @@ class SourceSummary:
     column_sums: np.ndarray
     max_row_total: float
     empty_rows: int
+    nonzeros: int
 
 
 def scan_source(source, name: str, dtype, *, allow_zeros: bool = True, n_blocks: int = 1) -> SourceSummary:
@@ -164,7 +165,7 @@ def scan_source(source, name: str, dtype, *, allow_zeros: bool = True, n_blocks:
     if source.n_rows == 0 or source.n_features == 0:
         raise ValueError(f"{name} is empty (shape {(source.n_rows, source.n_features)}); it needs samples and features.")
     column_sums = np.zeros(source.n_features)
-    max_row_total, empty_rows = 0.0, 0
+    max_row_total, empty_rows, nonzeros = 0.0, 0, 0
     for rows, block in source.blocks(n_blocks, dtype):
         if block.shape[1] != source.n_features:
             raise ValueError(f"{name} rows {rows.start}-{rows.stop - 1} have {block.shape[1]} features, not "
@@ -175,10 +176,11 @@ def scan_source(source, name: str, dtype, *, allow_zeros: bool = True, n_blocks:
         row_totals = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
         max_row_total = max(max_row_total, float(row_totals.max(initial=0.0)))
         empty_rows += int(np.count_nonzero(row_totals == 0))
+        nonzeros += int(np.count_nonzero(block.data if sp.issparse(block) else block))
     if empty_rows:
         warnings.warn(f"{name} has {empty_rows} all-zero rows (samples); their usages will be zero.",
                       DataWarning, stacklevel=3)
-    return SourceSummary(column_sums, max_row_total, empty_rows)
+    return SourceSummary(column_sums, max_row_total, empty_rows, nonzeros)
 
 
 def _warn_empty_rows(X, name: str) -> None:
@@ -233,6 +235,25 @@ def check_n_components(n_components, n_samples: int, n_features: int, name: str 
             f"{n_features} features, so at most {limit} components; lower n_components."
         )
     return int(n_components)
+
+
+def check_contrast_data(X_target, X_background, k: int) -> None:
+    """What bcNMF needs of its data before any work: two samples of each condition (its labels
+    test the topics' use in one against the other), and non-zero entries in at least ``k`` target
+    samples and ``k`` target features (the target's rank is no larger, and contrastive topics
+    beyond it are driven to zero: an unstable fit)."""
+    for name, X in (("X_target", X_target), ("X_background", X_background)):
+        if X.shape[0] < 2:
+            raise ValueError(f"{name} has {X.shape[0]} sample; bcNMF needs at least two target and two background "
+                             "samples, because its labels test the topics' use in one against the other.")
+    rows = int(np.count_nonzero(np.asarray(X_target.sum(axis=1)).ravel()))
+    columns = int(np.count_nonzero(np.asarray(X_target.sum(axis=0)).ravel()))
+    if rows == 0:
+        raise ValueError("X_target has no non-zero entries, so there is nothing to factorize; check that the "
+                         "intended data were passed (for example raw counts, not an empty layer).")
+    if min(rows, columns) < k:
+        raise ValueError(f"X_target has non-zero entries in only {rows} samples and {columns} features, too few "
+                         f"for n_components={k} topics (at most {min(rows, columns)}); lower n_components.")
 
 
 def check_same_features(target_shape, background_shape, target_names, background_names) -> None:
