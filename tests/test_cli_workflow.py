@@ -150,6 +150,12 @@ def small_cells(tmp_path_factory):
           "--n-enriched", "x"], "--n-enriched 'x' must be a whole number or 'auto'."),
         (["cells.h5ad", "--condition-key", "condition", "--target", "MDD", "--background", "Control", "-k", "5",
           "--n-enriched", "auto"], "'auto' chooses both numbers together, so set both to 'auto'"),
+        (["cells.h5ad", "--condition-key", "condition", "--target", "MDD", "--background", "Control", "--loss",
+          "beta"], "--loss beta needs --beta B"),
+        (["cells.h5ad", "--condition-key", "condition", "--target", "MDD", "--background", "Control", "--beta",
+          "0.5"], "--beta is the beta of --loss beta; with --loss kl leave it out"),
+        (["cells.h5ad", "--condition-key", "condition", "--target", "MDD", "--background", "Control", "--solver",
+          "fast"], "solver='fast' is not known; choose one of"),
     ],
 )
 def test_bad_input_ends_with_one_line_and_writes_nothing(small_cells, arguments, message, capsys):
@@ -161,6 +167,17 @@ def test_bad_input_ends_with_one_line_and_writes_nothing(small_cells, arguments,
     assert len(lines) == 1 and lines[0].startswith("bcnmf fit: error: ") and message.format(folder=small_cells) in lines[0]
     assert not out.exists() and not (small_cells / "result_tables").exists()
     assert not list(small_cells.glob(".result*"))  # no temporary left behind
+
+
+def test_fit_takes_every_likelihood_and_fitting_option(small_cells, capsys):
+    out = small_cells / "beta.h5ad"
+    assert main(["fit", str(small_cells / "cells.h5ad"), "--condition-key", "condition", "--target", "MDD",
+                 "--background", "Control", "-k", "2", "--alpha", "0.5", "--loss", "beta", "--beta", "1.5",
+                 "--dtype", "float64", "--solver", "minibatch", "--n-init", "2", "--offset", "0.05",
+                 "--max-iter", "20", "--quiet", "--out", str(out)]) == 0
+    fitted = ad.read_h5ad(out)
+    assert fitted.obsm["X_bcnmf"].dtype == np.float64 and np.isfinite(fitted.obsm["X_bcnmf"]).all()
+    assert "2 topics, alpha=0.5" in capsys.readouterr().out
 
 
 def test_an_existing_result_is_kept_when_a_later_run_fails(small_cells):

@@ -35,6 +35,7 @@ def fit(args: argparse.Namespace) -> None:
         raise CommandError(f"--out {args.out!r} must end in .h5ad.")
     _check_contrast(args)
     _check_checkpoint(args)
+    options = _model_options(args)
     for source in filter(None, (args.input, args.background_input)):
         if out.resolve() == Path(source).resolve():
             raise CommandError(f"--out {args.out!r} is an input file; writing there would replace the data. Choose "
@@ -46,10 +47,9 @@ def fit(args: argparse.Namespace) -> None:
     n_enriched = None if args.n_enriched is None else _number_or_auto(args.n_enriched, int, "--n-enriched")
     adata, background = _read(args)
     tl.bcnmf(adata, args.condition_key, args.target, args.background, adata_background=background,
-             n_components=n_components, alpha=alpha, loss=args.loss, layer=args.layer,
-             mask_var=_mask_var(args.mask_var), n_enriched=n_enriched, max_iter=args.max_iter, tol=args.tol,
-             random_state=args.seed, verbose=not args.quiet, checkpoint=args.checkpoint,
-             checkpoint_every=args.checkpoint_every)
+             n_components=n_components, alpha=alpha, layer=args.layer, mask_var=_mask_var(args.mask_var),
+             n_enriched=n_enriched, max_iter=args.max_iter, tol=args.tol, n_init=args.n_init, random_state=args.seed,
+             verbose=not args.quiet, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, **options)
     tables = tables_folder(out, args.tables)
     enrichment = adata.uns["bcnmf"]["enrichment"]
     _write_csv(get.usages(adata), tables / "usages.csv")
@@ -105,26 +105,40 @@ def report(args: argparse.Namespace) -> None:
 
 def select_k(args: argparse.Namespace) -> None:
     _check_selection_outputs(args)
+    options = _model_options(args)
     adata, background = _read(args, contrast=args.condition_key is not None or args.background_input is not None)
     contrast = {} if args.condition_key is None and background is None else {"alpha": args.alpha}
     tl.select_k(adata, args.condition_key, args.target, args.background, adata_background=background,
                 candidates=args.candidates, n_restarts=args.restarts, layer=args.layer,
-                mask_var=_mask_var(args.mask_var), loss=args.loss, max_iter=args.max_iter, random_state=args.seed,
-                verbose=not args.quiet, **_fixed_n_enriched(args), **contrast)
+                mask_var=_mask_var(args.mask_var), max_iter=args.max_iter, random_state=args.seed,
+                verbose=not args.quiet, **options, **_fixed_n_enriched(args), **contrast)
     _report_selection(adata, "k", args)
 
 
 def select_alpha(args: argparse.Namespace) -> None:
     _check_contrast(args)
     _check_selection_outputs(args)
+    options = _model_options(args)
     n_components = _number_or_auto(args.n_components, int, "-k", allow_auto=False)
     adata, background = _read(args)
     tl.select_alpha(adata, args.condition_key, args.target, args.background, adata_background=background,
                     n_components=n_components, n_restarts=args.restarts, layer=args.layer,
-                    mask_var=_mask_var(args.mask_var), loss=args.loss, max_iter=args.max_iter, random_state=args.seed,
-                    verbose=not args.quiet, **({"alphas": args.alphas} if args.alphas else {}),
+                    mask_var=_mask_var(args.mask_var), max_iter=args.max_iter, random_state=args.seed,
+                    verbose=not args.quiet, **({"alphas": args.alphas} if args.alphas else {}), **options,
                     **_fixed_n_enriched(args))
     _report_selection(adata, "alpha", args)
+
+
+def _model_options(args: argparse.Namespace) -> dict:
+    """The likelihood and fitting options shared by the model commands, checked together."""
+    if args.loss == "beta" and args.beta is None:
+        raise CommandError("--loss beta needs --beta B (for example 0.5; 0 is Itakura-Saito, 1 KL, 2 squared error).")
+    if args.beta is not None and args.loss != "beta":
+        raise CommandError(f"--beta is the beta of --loss beta; with --loss {args.loss} leave it out or use --loss beta.")
+    options = {"loss": args.loss, "beta": args.beta, "solver": args.solver, "dtype": args.dtype}
+    if args.offset is not None:
+        options["offset"] = args.offset
+    return options
 
 
 def benchmark(args: argparse.Namespace) -> None:

@@ -71,6 +71,15 @@ def _add_model_arguments(parser: argparse.ArgumentParser, *, rank: bool = True, 
         model.add_argument("--alpha", type=float, default=1.0, help="contrast strength (default 1)")
     model.add_argument("--loss", default="kl", choices=["kl", "nb", "zinb", "frobenius", "beta"],
                        help="likelihood (default kl: Poisson for counts)")
+    model.add_argument("--beta", type=float, metavar="B",
+                       help="the beta of --loss beta (0 Itakura-Saito, 1 KL, 2 squared error; required with it)")
+    model.add_argument("--offset", type=float, metavar="F",
+                       help="count losses: the model's per-feature floor as a fraction of the pooled mean (default 0.01)")
+    model.add_argument("--solver", default="auto",
+                       help="auto, mu (full batch), minibatch or online (default auto: full batch in memory, "
+                            "mini-batch for files read in blocks)")
+    model.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                       help="precision of the fit (default float32)")
     model.add_argument("--n-enriched", metavar="M",
                        help="disentangled model: the last M topics are used by the target only"
                             + (" (default: 'auto' with -k auto, both numbers chosen; none with a number K: plain "
@@ -113,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "      (if killed, the same command with --resume goes on from the last save)")
     _add_data_arguments(fit)
     _add_model_arguments(fit)
+    fit.add_argument("--n-init", type=int, default=1, metavar="N", help="starts; the best is kept (default 1)")
     fit.add_argument("--out", required=True, metavar="PATH", help="output .h5ad")
     fit.add_argument("--tables", metavar="DIR", help="folder of the CSV tables (default: OUT without .h5ad + '_tables')")
     fit.add_argument("--tol", type=float, default=1e-4, help="stop when the objective changes less than this (default 1e-4)")

@@ -25,7 +25,7 @@ def read_input(path: str | os.PathLike, metadata: str | os.PathLike | None = Non
     FileNotFoundError
         When ``path`` (or ``metadata``) does not exist.
     ValueError
-        When the format is not recognised or the files disagree.
+        When the format is not recognised, an .h5ad file cannot be read, or the files disagree.
     """
     import anndata as ad
 
@@ -35,7 +35,12 @@ def read_input(path: str | os.PathLike, metadata: str | os.PathLike | None = Non
     if path.is_dir():
         adata = _read_10x(path)
     elif path.suffix == ".h5ad":
-        adata = ad.read_h5ad(path)
+        try:
+            adata = ad.read_h5ad(path)
+        except OSError as err:  # h5py's message names neither the file nor the likely cause
+            raise ValueError(f"input {str(path)!r} could not be read as an .h5ad file ({err}); a copy cut short or "
+                             "another format renamed .h5ad fails this way: check the file, or write it again "
+                             "with adata.write_h5ad.") from err
     elif path.suffix == ".npz":
         adata = _read_npz(path)
     elif _table_suffix(path):
