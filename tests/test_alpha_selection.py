@@ -48,9 +48,9 @@ def test_alpha_auto_fits_at_the_recommended_alpha_and_keeps_the_table():
 
 
 def test_the_recommendation_rule():
-    def table(n_enriched, fold_change, stable):
-        return pd.DataFrame({"n_enriched": n_enriched, "top_log2_fold_change": fold_change, "stable": stable},
-                            index=pd.Index([0.5, 1.0, 2.0, 4.0], name="alpha"))
+    def table(n_enriched, fold_change, stable, used=(0.5, 1.0, 2.0, 4.0)):
+        return pd.DataFrame({"n_enriched": n_enriched, "top_log2_fold_change": fold_change, "stable": stable,
+                             "alpha_used": used}, index=pd.Index([0.5, 1.0, 2.0, 4.0], name="alpha"))
 
     # Smallest alpha with the most enriched topics, unstable fits ignored.
     assert _recommend(table([0, 2, 2, 3], [0.1, 1.5, 2.0, 4.0], [True, True, True, False])) == 1.0
@@ -58,6 +58,16 @@ def test_the_recommendation_rule():
     assert _recommend(table([0, 0, 0, 0], [0.1, 0.6, 0.3, 0.9], [True, True, True, False])) == 1.0
     # Nothing stable: every alpha is a candidate.
     assert _recommend(table([0, 1, 1, 0], [0.1, 1.2, 1.4, 0.2], [False] * 4)) == 1.0
+    # An alpha whose fits backed off was never fitted as asked, stable or not: never recommended.
+    assert _recommend(table([0, 3, 1, 0], [0.1, 1.2, 1.4, 0.2], [False] * 4, used=(0.5, 0.5, 2.0, 4.0))) == 2.0
+    assert _recommend(table([0, 3, 1, 0], [0.1, 1.2, 1.4, 0.2], [False] * 4, used=(0.25, 0.5, 1.0, 1.0))) == 1.0
+
+
+def test_the_default_recommendation_is_the_same_on_every_run():
+    data = simulate_contrastive(n_features=200, n_target=60, n_background=60, seed=3)
+    runs = [select_alpha(data.target, data.background, (0.5, 2.0), n_components=2, max_iter=40) for _ in range(2)]
+    assert runs[0].recommended == runs[1].recommended
+    pd.testing.assert_frame_equal(runs[0].table, runs[1].table)
 
 
 @pytest.mark.parametrize(

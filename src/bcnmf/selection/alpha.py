@@ -74,7 +74,7 @@ class AlphaSelection:
 
 
 def select_alpha(X_target, X_background, alphas: Iterable[float] = DEFAULT_ALPHAS, *, n_components: int,
-                 n_restarts: int = 3, heldout_fraction: float = 0.1, random_state=None, verbose: bool = False,
+                 n_restarts: int = 3, heldout_fraction: float = 0.1, random_state=0, verbose: bool = False,
                  **params) -> AlphaSelection:
     """Fit bcNMF along a grid of contrast strengths and recommend one.
 
@@ -92,6 +92,8 @@ def select_alpha(X_target, X_background, alphas: Iterable[float] = DEFAULT_ALPHA
     heldout_fraction : float
         Fraction of the entries of each dataset that each fit leaves out, in [0, 0.5).
     random_state : int, Generator or None
+        Seed of the held-out entries and the restarts' jitter. The default (0) gives the same
+        recommendation on every run; None draws a new one each time.
     verbose : bool
         Show a progress bar over the fits.
     **params
@@ -133,8 +135,15 @@ def _alpha_measures(fits, keep) -> dict:
 
 
 def _recommend(table: pd.DataFrame) -> float:
-    """The smallest stable alpha with the most target-enriched topics (see the module description)."""
-    candidates = table[table["stable"]] if table["stable"].any() else table
+    """The smallest stable alpha with the most target-enriched topics (see the module description).
+
+    Only an alpha that its fits kept is recommended: one that backed off to a smaller alpha was
+    never fitted as asked. When every alpha backed off, the largest alpha a fit ended with is.
+    """
+    as_asked = table[table["alpha_used"] == table.index]
+    if as_asked.empty:
+        return float(table["alpha_used"].max())
+    candidates = as_asked[as_asked["stable"]] if as_asked["stable"].any() else as_asked
     most = candidates["n_enriched"].max()
     if most == 0:
         return float(candidates["top_log2_fold_change"].idxmax())

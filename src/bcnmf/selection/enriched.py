@@ -80,7 +80,7 @@ class EnrichedSelection:
 
 
 def select_n_enriched(X_target, X_background, candidates: Iterable[int] = range(1, 5), *, n_shared: int,
-                      n_restarts: int = 4, heldout_fraction: float = 0.1, random_state=None, verbose: bool = False,
+                      n_restarts: int = 4, heldout_fraction: float = 0.1, random_state=0, verbose: bool = False,
                       **params) -> EnrichedSelection:
     """Fit the disentangled model for each candidate number of enriched topics and recommend one.
 
@@ -98,6 +98,8 @@ def select_n_enriched(X_target, X_background, candidates: Iterable[int] = range(
         Fraction of the entries of each dataset that each fit leaves out, in (0, 0.5): the
         held-out loss tells poor restarts apart.
     random_state : int, Generator or None
+        Seed of the held-out entries and the restarts' jitter. The default (0) gives the same
+        recommendation on every run; None draws a new one each time.
     verbose : bool
         Show a progress bar over the fits.
     **params

@@ -136,7 +136,7 @@ def topic_silhouettes(loadings: list[np.ndarray], n_rounds: int = 10) -> np.ndar
 
 
 def select_n_components(X, candidates: Iterable[int] = range(2, 9), *, X_background=None, n_restarts: int = 10,
-                        heldout_fraction: float = 0.1, random_state=None, verbose: bool = False,
+                        heldout_fraction: float = 0.1, random_state=0, verbose: bool = False,
                         **params) -> RankSelection:
     """Measure consensus and stability over restarts for each candidate number of topics.
 
@@ -155,6 +155,8 @@ def select_n_components(X, candidates: Iterable[int] = range(2, 9), *, X_backgro
         Fraction of entries each fit leaves out for the held-out loss, in [0, 0.5); 0 fits every
         entry and reports no held-out loss.
     random_state : int, Generator or None
+        Seed of the held-out entries and the restarts' jitter. The default (0) gives the same
+        recommendation on every run; None draws a new one each time.
     verbose : bool
         Show a progress bar over the fits.
     **params
