@@ -133,3 +133,9 @@ def test_a_fit_that_explains_too_little_is_flagged_and_not_labelled(small_sim, m
     assert model.fit_statistics_["poor_fit"].tolist() == [True, False]
     assert (model.enrichment_["label"] == topics.NOT_LABELLED).all()
     assert model.fit_statistics_["explained_share"].between(0.8, 1.01).all()
+
+
+def test_the_automatic_fit_gives_the_same_answer_on_every_run(small_sim):
+    fits = [BCNMF("auto", n_enriched="auto", max_iter=60).fit(small_sim.target, small_sim.background) for _ in range(2)]
+    np.testing.assert_array_equal(fits[0].components_, fits[1].components_)
+    pd.testing.assert_frame_equal(fits[0].enrichment_, fits[1].enrichment_)

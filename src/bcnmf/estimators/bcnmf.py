@@ -64,6 +64,8 @@ class BCNMF(ContrastiveModel):
     n_init : int
         Number of starts; the one with the lowest contrastive objective is kept.
     random_state : int, Generator or None
+        Seed of the starts, restarts and automatic settings; the same seed gives the same result.
+        The default (0) gives the same answer on every run; None draws a new seed each time.
     dtype : {"float32", "float64"}
     dispersion : float or array, optional
         NB/ZINB dispersion; estimated per feature and dataset when None.

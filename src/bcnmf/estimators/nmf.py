@@ -41,7 +41,8 @@ class NMF(NMFModel):
         Number of starts; the one with the lowest objective is kept. Starts after the first perturb
         a deterministic init (log-normal jitter) or draw a new random one.
     random_state : int, Generator or None
-        Seed; the same seed gives the same result.
+        Seed of the starts, restarts and automatic settings; the same seed gives the same result.
+        The default (0) gives the same answer on every run; None draws a new seed each time.
     dtype : {"float32", "float64"}
         Precision of the factors and computations.
     dispersion : float or array, optional

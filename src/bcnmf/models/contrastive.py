@@ -140,7 +140,7 @@ class ContrastiveModel(BaseEstimator):
         damping: float = 1.0,
         offset: float = 1e-2,
         n_init: int = 1,
-        random_state=None,
+        random_state=0,
         dtype: str = "float32",
         dispersion=None,
         eval_every: int = 10,

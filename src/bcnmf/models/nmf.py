@@ -71,7 +71,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
         alpha_W: float = 0.0,
         alpha_H: float | str = "same",
         n_init: int = 1,
-        random_state=None,
+        random_state=0,
         dtype: str = "float32",
         dispersion=None,
         eval_every: int = 10,
