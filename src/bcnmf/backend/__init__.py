@@ -6,6 +6,7 @@ for NumPy arrays and SciPy CSR matrices alike.
 
 from bcnmf.backend.arrays import (
     column_sums,
+    count_nonzero,
     is_sparse,
     max_row_total,
     row_chunks,
@@ -16,6 +17,7 @@ from bcnmf.backend.sparse import sampled_dot
 
 __all__ = [
     "column_sums",
+    "count_nonzero",
     "is_sparse",
     "max_row_total",
     "row_chunks",

@@ -35,6 +35,12 @@ def column_sums(X) -> np.ndarray:
     return np.asarray(X.sum(axis=0, dtype=np.float64)).ravel()
 
 
+def count_nonzero(X) -> int:
+    """Number of non-zero entries of dense or sparse ``X`` (stored zeros of a sparse matrix not
+    counted)."""
+    return int(np.count_nonzero(X.data if sp.issparse(X) else X))
+
+
 def max_row_total(X) -> float:
     """The largest sum over a row (float64 accumulation), for dense or sparse ``X``."""
     return float(np.asarray(X.sum(axis=1, dtype=np.float64)).max())

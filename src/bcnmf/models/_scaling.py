@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from bcnmf.backend import is_sparse
+from bcnmf.backend import count_nonzero
 from bcnmf.backend.blocks import RowSource
 from bcnmf.losses.penalty import Penalty
 
@@ -51,7 +51,7 @@ class DataScale:
     def choose(cls, loss: str, beta: float | None, matrices) -> DataScale:
         """The scale for in-memory ``matrices`` (dense or CSR, fitted together)."""
         total = sum(float(X.sum(dtype=np.float64)) for X in matrices)
-        nonzeros = sum(int(X.nnz if is_sparse(X) else np.count_nonzero(X)) for X in matrices)
+        nonzeros = sum(count_nonzero(X) for X in matrices)
         return cls.from_totals(loss, beta, total, nonzeros)
 
     @classmethod
@@ -65,13 +65,20 @@ class DataScale:
             return cls()
         return cls(2.0 ** round(math.log2(typical)), power)
 
+    @classmethod
+    def of(cls, model) -> DataScale:
+        """The scale a fitted model ran at (``data_scale_``; 1 for a model fitted before it was
+        recorded), with its loss's power."""
+        return cls(getattr(model, "data_scale_", 1.0), divergence_power(model.loss, model.beta) or 0.0)
+
     @property
     def active(self) -> bool:
         return self.factor != 1.0
 
     def data(self, X):
-        """``X / factor``: a scaled copy of a dense array or CSR matrix, or ``X`` itself at unit scale."""
-        if not self.active:
+        """``X / factor``: a scaled copy of a dense array or CSR matrix, or ``X`` itself at unit scale
+        (and None for None, as for a count model's absent floor)."""
+        if not self.active or X is None:
             return X
         if sp.issparse(X):
             scaled = X.copy()
@@ -81,11 +88,11 @@ class DataScale:
 
     def source(self, source: RowSource) -> RowSource:
         """A block source whose blocks are divided by ``factor``."""
-        return ScaledSource(source, self.factor) if self.active else source
+        return ScaledSource(source, self) if self.active else source
 
-    def usages(self, W: np.ndarray) -> np.ndarray:
-        """Usages of the scaled fit in the data's units."""
-        return W * W.dtype.type(self.factor) if self.active else W
+    def to_data_units(self, A: np.ndarray | None) -> np.ndarray | None:
+        """Usages (or the count models' floor) of the scaled fit in the data's units; None stays None."""
+        return A * A.dtype.type(self.factor) if self.active and A is not None else A
 
     def divergence(self, value: float) -> float:
         """A divergence of the scaled fit, in the data's units."""
@@ -104,16 +111,15 @@ class DataScale:
 
 
 class ScaledSource(RowSource):
-    """The blocks of ``inner`` divided by ``factor`` (each block is a fresh array already)."""
+    """The blocks of ``inner`` divided by ``scale.factor``."""
 
-    def __init__(self, inner: RowSource, factor: float) -> None:
-        self.inner, self.factor = inner, factor
+    def __init__(self, inner: RowSource, scale: DataScale) -> None:
+        self.inner, self.scale = inner, scale
         self.n_rows, self.n_features, self.feature_names = inner.n_rows, inner.n_features, inner.feature_names
 
     def blocks(self, n_blocks, dtype):
-        scale = DataScale(self.factor)
         for rows, block in self.inner.blocks(n_blocks, dtype):
-            yield rows, scale.data(block)
+            yield rows, self.scale.data(block)
 
     def sample(self, max_rows, rng, dtype):
-        return DataScale(self.factor).data(self.inner.sample(max_rows, rng, dtype))
+        return self.scale.data(self.inner.sample(max_rows, rng, dtype))

@@ -7,9 +7,8 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-from bcnmf.backend import column_sums, max_row_total
+from bcnmf.backend import column_sums, count_nonzero, max_row_total
 from bcnmf.backend.blocks import ArraySource, RowSource, as_source, is_out_of_core
 from bcnmf.models._common import allowed_mass, restrict_topics
 from bcnmf.models._scaling import DataScale
@@ -87,8 +86,7 @@ def block_input(X, name: str, dtype, *, allow_zeros: bool, batch_size: int) -> B
                               n_blocks=n_blocks_for(source.n_rows, batch_size))
         return BlockInput(source, source.feature_names, summary.column_sums, summary.max_row_total, summary.nonzeros)
     X, names = check_matrix(X, name, dtype, allow_zeros=allow_zeros, warn_empty="rows")
-    nonzeros = X.nnz if sp.issparse(X) else int(np.count_nonzero(X))
-    return BlockInput(ArraySource(X, names), names, column_sums(X), max_row_total(X), nonzeros)
+    return BlockInput(ArraySource(X, names), names, column_sums(X), max_row_total(X), count_nonzero(X))
 
 
 def n_blocks_for(n_rows: int, batch_size: int) -> int:

@@ -43,7 +43,7 @@ from bcnmf.models._common import (
     warn_not_converged,
 )
 from bcnmf.models._online import OnlineState
-from bcnmf.models._scaling import DataScale, divergence_power
+from bcnmf.models._scaling import DataScale
 from bcnmf.models._streaming import (
     INIT_SAMPLE_ROWS,
     WARM_UP_ITERATIONS,
@@ -387,15 +387,15 @@ class ContrastiveModel(BaseEstimator):
                 allowed_means=[means[spec.dataset] for spec in self._online_specs] if means else None,
             )
             self.components_, self.n_components_, self.alpha_ = H0, k, self._alpha()
-            self.offset_ = None if offset is None else scale.usages(offset)
+            self.offset_ = scale.to_data_units(offset)
             self.data_scale_ = scale.factor
             store_fit_metadata(self, names_t if names_t is not None else names_b, Xt.shape[1], warm[0].loss)
         else:
-            scale = DataScale(getattr(self, "data_scale_", 1.0))
+            scale = DataScale.of(self)
             Xt = scale.data(check_new_data(self, X_target, "X_target"))
             Xb = scale.data(check_new_data(self, X_background, "X_background"))
         usages = self._online.step([(Xt, Xb)[spec.dataset] for spec in self._online_specs])
-        self.target_usage_, self.background_usage_ = scale.usages(usages[0]), scale.usages(usages[1])
+        self.target_usage_, self.background_usage_ = scale.to_data_units(usages[0]), scale.to_data_units(usages[1])
         self.n_steps_ = self._online.n_steps
         return self
 
@@ -536,10 +536,10 @@ class ContrastiveModel(BaseEstimator):
         target, background = terms[0], terms[1]
         self.components_ = result.H
         self.n_components_ = result.H.shape[0]
-        self.target_usage_ = scale.usages(target.W)
-        self.background_usage_ = scale.usages(background.W)
+        self.target_usage_ = scale.to_data_units(target.W)
+        self.background_usage_ = scale.to_data_units(background.W)
         self.alpha_ = alpha
-        self.offset_ = None if offset is None else scale.usages(offset)
+        self.offset_ = scale.to_data_units(offset)
         self.data_scale_ = scale.factor
         self.n_iter_ = result.n_iter
         self.objective_curve_ = scale.divergence(np.asarray(result.objective_curve))
@@ -586,9 +586,9 @@ class ContrastiveModel(BaseEstimator):
         """Usages of new samples (rows of ``X``) with the shared loadings fixed, under the target's
         likelihood and fitted dispersion / zero inflation, or the background's with
         ``background=True``. Every topic is allowed."""
-        scale = DataScale(getattr(self, "data_scale_", 1.0))
+        scale = DataScale.of(self)
         X = scale.data(check_new_data(self, X))
-        return scale.usages(usages_for(X, self.components_, self._fitted_loss(background), max_iter=self.max_iter,
+        return scale.to_data_units(usages_for(X, self.components_, self._fitted_loss(background), max_iter=self.max_iter,
                                        tol=self.tol, eval_every=self.eval_every))
 
     def divergence(self, X, *, components: np.ndarray | None = None, background: bool = False) -> float:
@@ -601,7 +601,7 @@ class ContrastiveModel(BaseEstimator):
         if H.ndim != 2 or H.shape[1] != self.n_features_in_ or not np.all(H >= 0):
             raise ValueError(f"components must be a non-negative matrix with {self.n_features_in_} columns (one per "
                              f"feature of the fit); got shape {H.shape}.")
-        scale = DataScale(getattr(self, "data_scale_", 1.0), self._divergence_power())
+        scale = DataScale.of(self)
         X, loss = scale.data(X), self._fitted_loss(background)
         W = usages_for(X, H, loss, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
         return scale.divergence(loss.value(X, W, H))
@@ -610,12 +610,9 @@ class ContrastiveModel(BaseEstimator):
         """The loss of the fit at the scale it ran at (see :mod:`bcnmf.models._scaling`), with the
         condition's fitted dispersion / zero inflation."""
         prefix = "background_" if background else ""
-        offset = None if self.offset_ is None else self.offset_ / getattr(self, "data_scale_", 1.0)
+        offset = DataScale.of(self).data(self.offset_)
         return self._make_loss(offset, getattr(self, prefix + "dispersion_", None),
                                getattr(self, prefix + "zero_inflation_", None))
-
-    def _divergence_power(self) -> float:
-        return divergence_power(self.loss, self.beta) or 0.0
 
     def inverse_transform(self, W) -> np.ndarray:
         """Data reconstructed from usages: ``W @ components_`` (the count models' offset excluded)."""

@@ -212,7 +212,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
         self.restart_objectives_ = scale.divergence(np.asarray(objectives))
         self.data_scale_ = scale.factor
         store_fit_metadata(self, names, n_features, term.loss)
-        return scale.usages(term.W)
+        return scale.to_data_units(term.W)
 
     def _fit_automatic(self, X, solver: str, *, W=None, H=None) -> np.ndarray:
         """Fit with the number of components chosen from the data (``"auto"``): many
@@ -272,7 +272,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
             self.data_scale_ = scale.factor
             store_fit_metadata(self, names, X.shape[1], loss)
         else:
-            X = DataScale(getattr(self, "data_scale_", 1.0)).data(check_new_data(self, X))
+            X = DataScale.of(self).data(check_new_data(self, X))
         self._online.step([X])
         self.n_steps_ = self._online.n_steps
         return self
@@ -285,8 +285,8 @@ class NMFModel(TransformerMixin, BaseEstimator):
             dispersion=getattr(self, "dispersion_", self.dispersion),
             zero_inflation=getattr(self, "zero_inflation_", None),
         )
-        scale = DataScale(getattr(self, "data_scale_", 1.0))
-        return scale.usages(usages_for(scale.data(X), self.components_, loss, max_iter=self.max_iter, tol=self.tol,
+        scale = DataScale.of(self)
+        return scale.to_data_units(usages_for(scale.data(X), self.components_, loss, max_iter=self.max_iter, tol=self.tol,
                                        eval_every=self.eval_every))
 
     def inverse_transform(self, W) -> np.ndarray:
