@@ -41,7 +41,7 @@ from bcnmf.datasets import (
     simulate_case_control,
     simulate_contrastive,
 )
-from bcnmf.enrichment.topics import BACKGROUND_ENRICHED, ENRICHED
+from bcnmf.enrichment.topics import BACKGROUND_ENRICHED, ENRICHED, topic_shares
 from bcnmf.evaluation import fit_published
 from bcnmf.selection import select_n_components
 
@@ -167,9 +167,8 @@ class Outcome(NamedTuple):
 
 
 def shares(usages: np.ndarray, components: np.ndarray, X) -> np.ndarray:
-    """Each topic's share of each row's total (usage times the loadings' sum over the total)."""
-    totals = np.asarray(X.sum(axis=1)).ravel()
-    return usages * components.sum(axis=1) / np.maximum(totals, 1e-12)[:, None]
+    """Each topic's share of each row's total (:func:`bcnmf.enrichment.topics.topic_shares`)."""
+    return topic_shares(usages, components, np.asarray(X.sum(axis=1)).ravel())
 
 
 def default_path(target, background, seed: int) -> Outcome:

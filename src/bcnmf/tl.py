@@ -14,6 +14,7 @@ import pandas as pd
 
 from bcnmf import get
 from bcnmf.enrichment.gene_set_tests import TESTS, enrich_topics
+from bcnmf.enrichment.topics import topic_shares
 from bcnmf.estimators import BCNMF, NMF
 from bcnmf.io.anndata import (
     DEFAULT_MASK_VAR,
@@ -117,7 +118,7 @@ def bcnmf(adata, condition_key: str | None = None, target=None, background=None,
     if adata_background is not None:
         adata_background = adata_background.copy() if copy else adata_background
         adata_background.obsm[f"X_{key_added}"] = model.background_usage_.astype(np.float64)
-        adata_background.obsm[f"{key_added}_shares"] = _shares(
+        adata_background.obsm[f"{key_added}_shares"] = topic_shares(
             model.background_usage_, model.components_, _row_totals(adata_background, layer, data.var_mask))
         return (adata, adata_background) if copy else None
     return adata if copy else None
@@ -211,19 +212,12 @@ def _row_totals(adata, layer: str | None, var_mask: np.ndarray) -> np.ndarray:
     return np.asarray((X if var_mask.all() else X[:, var_mask]).sum(axis=1), dtype=np.float64).ravel()
 
 
-def _shares(usages: np.ndarray, components: np.ndarray, totals: np.ndarray) -> np.ndarray:
-    """Each topic's share of each cell's total: what it models (usage times its loadings' sum)
-    over the total; zero for a cell with no counts."""
-    modelled = np.asarray(usages, dtype=np.float64) * components.sum(axis=1)
-    return np.divide(modelled, totals[:, None], out=np.zeros_like(modelled), where=totals[:, None] > 0)
-
-
 def _write(adata, key: str, usages: np.ndarray, components: np.ndarray, totals: np.ndarray, results: dict) -> None:
     var_mask = np.asarray(results["var_mask"], dtype=bool)
     loadings = np.zeros((adata.n_vars, components.shape[0]))
     loadings[var_mask] = components.T
     adata.obsm[f"X_{key}"] = np.asarray(usages, dtype=np.float64)
-    adata.obsm[f"{key}_shares"] = _shares(usages, components, totals)
+    adata.obsm[f"{key}_shares"] = topic_shares(usages, components, totals)
     adata.varm[f"{key}_loadings"] = loadings
     adata.uns[key] = results
 

@@ -53,6 +53,12 @@ def usage_fractions(W: np.ndarray, totals: np.ndarray | None = None) -> np.ndarr
     return np.divide(W, totals[:, None], out=np.zeros_like(W), where=totals[:, None] > 0)
 
 
+def topic_shares(usages: np.ndarray, components: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Each topic's share of each sample's total: what the topic models (usage times the sum of
+    its loadings) over the sample's ``totals``; zero for a sample with a zero total."""
+    return usage_fractions(np.asarray(usages, dtype=np.float64) * components.sum(axis=1), totals)
+
+
 def topic_enrichment(
     target_usage: np.ndarray,
     background_usage: np.ndarray,
