@@ -159,11 +159,13 @@ def simulation_datasets():
 
 class Outcome(NamedTuple):
     """What a case/control method gives: an embedding of the target to cluster, its loadings (None
-    for PCA/cPCA) and its per-topic labels (None for methods that label nothing)."""
+    for PCA/cPCA), its per-topic labels (None for methods that label nothing) and, for the default,
+    every topic's shares (clustered too: the protocol of the other methods)."""
 
     embedding: np.ndarray
     components: np.ndarray | None = None
     labels: np.ndarray | None = None
+    every_topic: np.ndarray | None = None
 
 
 def shares(usages: np.ndarray, components: np.ndarray, X) -> np.ndarray:
@@ -175,8 +177,8 @@ def default_path(target, background, seed: int) -> Outcome:
     """What ``bcnmf fit`` runs with no model setting; clustered on the enriched topics' shares."""
     model = BCNMF("auto", n_enriched="auto", random_state=seed).fit(target, background)
     enriched = slice(model.n_components_ - model.n_enriched_, None)
-    return Outcome(shares(model.target_usage_, model.components_, target)[:, enriched], model.components_,
-                   model.enrichment_["label"].to_numpy())
+    every_topic = shares(model.target_usage_, model.components_, target)
+    return Outcome(every_topic[:, enriched], model.components_, model.enrichment_["label"].to_numpy(), every_topic)
 
 
 def published_ours(target, background, seed: int, loss: str) -> Outcome:
@@ -231,6 +233,8 @@ def case_control_row(dataset: str, seed: int, method: str, run_method, data, pla
     responses = getattr(data, "response_programs", None)
     if planted:
         row["ari"] = scores(outcome.embedding, data.target_labels, usages=False)[0]
+        if outcome.every_topic is not None:
+            row["ari_every_topic"] = scores(outcome.every_topic, data.target_labels, usages=False)[0]
         if responses is not None and outcome.components is not None:
             cosine = unit_rows(responses) @ unit_rows(outcome.components).T
             row["cosine"] = float(cosine.max(axis=1).min())
@@ -271,7 +275,7 @@ def run_case_control() -> pd.DataFrame:
 
 
 def format_case_control(results: pd.DataFrame) -> list[str]:
-    columns = ["ari", "cosine", "labels_correct", "false_labels", "seconds"]
+    columns = ["ari", "ari_every_topic", "cosine", "labels_correct", "false_labels", "seconds"]
     table = results.reindex(columns=["dataset", "method", "seed", *columns]).groupby(
         ["dataset", "method"], sort=False).agg({"seed": "nunique", **{c: "mean" for c in columns}}).reset_index()
 
@@ -285,16 +289,16 @@ def format_case_control(results: pd.DataFrame) -> list[str]:
         "type, a repressed program, deeper target sequencing; null: nothing planted, the target's counts doubled), "
         "the digits-on-texture demo and the mice protein data. `ari`: KMeans of the target's embedding (the "
         "enriched topics' shares for the default, every topic's shares for the others, coordinates for PCA/cPCA) "
-        "against the responders (simulator: none / response 1 / response 2), the digits, the genotypes (mice). "
-        "`cosine`: the worst planted response's best topic. `labels_correct`: fraction of seeds where every "
-        "response's topic is labelled target-enriched and no other topic is. `false_labels`: topics labelled "
+        "against the responders (simulator: none / response 1 / response 2), the digits, the genotypes (mice); "
+        "`ari, every topic`: the same from every topic's shares of the default. `cosine`: the worst planted "
+        "response's best topic. `labels_correct`: fraction of seeds where every response's topic is labelled target-enriched and no other topic is. `false_labels`: topics labelled "
         "enriched either way under the null. Count data: KL and log-normalised PCA/cPCA; digits and mice: "
         "squared error. The published updates are the authors' multiplicative rules from a uniform random start.",
         "",
-        "| dataset | method | seeds | ARI | cosine | labels correct | false labels | seconds |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-        *[f"| {r.dataset} | {r.method} | {r.seed} | {cell(r.ari)} | {cell(r.cosine)} | {cell(r.labels_correct, 2)} | "
-          f"{cell(r.false_labels, 1)} | {r.seconds:.1f} |" for r in table.itertuples()],
+        "| dataset | method | seeds | ARI | ARI, every topic | cosine | labels correct | false labels | seconds |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        *[f"| {r.dataset} | {r.method} | {r.seed} | {cell(r.ari)} | {cell(r.ari_every_topic)} | {cell(r.cosine)} | "
+          f"{cell(r.labels_correct, 2)} | {cell(r.false_labels, 1)} | {r.seconds:.1f} |" for r in table.itertuples()],
         "",
     ]
 
