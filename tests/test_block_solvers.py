@@ -31,7 +31,7 @@ def _quiet(fit, *args, **kwargs):
 def test_nmf_minibatch_reaches_the_full_batch_objective(loss, kwargs, sparse_sim):
     X = sparse_sim[0]
     common = dict(n_components=4, loss=loss, random_state=0, max_iter=300, **kwargs)
-    full = _quiet(NMF(solver="mu", **common).fit, X)
+    full = _quiet(NMF(solver="full", **common).fit, X)
     mini = _quiet(NMF(solver="minibatch", batch_size=64, **common).fit, X)
     assert mini.objective_curve_[-1] == pytest.approx(full.objective_curve_[-1], rel=0.02)
     assert np.all(np.diff(mini.objective_curve_) <= 1e-6 * abs(mini.objective_curve_[0]))
@@ -41,7 +41,7 @@ def test_nmf_minibatch_reaches_the_full_batch_objective(loss, kwargs, sparse_sim
 def test_bcnmf_minibatch_reaches_the_full_batch_objective(loss, sparse_sim):
     Xt, Xb, labels = sparse_sim
     common = dict(n_components=2, loss=loss, random_state=0, max_iter=300)
-    full = _quiet(BCNMF(solver="mu", **common).fit, Xt, Xb)
+    full = _quiet(BCNMF(solver="full", **common).fit, Xt, Xb)
     mini = _quiet(BCNMF(solver="minibatch", batch_size=64, **common).fit, Xt, Xb)
     assert mini.objective_curve_[-1] == pytest.approx(full.objective_curve_[-1], rel=0.02)
     assert clustering_ari(mini.target_usage_, labels) == pytest.approx(1.0)
@@ -101,7 +101,7 @@ def test_block_inputs_are_checked_before_any_work(sparse_sim, tmp_path):
     with pytest.raises(TypeError, match="partial_fit"):
         NMF(2).fit(Xt[i:i + 100] for i in range(0, 300, 100))
     with pytest.raises(ValueError, match="solver='minibatch'"):
-        NMF(2, solver="mu").fit([Xt])
+        NMF(2, solver="full").fit([Xt])
     with pytest.raises(FileNotFoundError, match="no file"):
         NMF(2).fit(str(tmp_path / "missing.h5ad"))
     with pytest.raises(ValueError, match="batch_size"):

@@ -30,7 +30,7 @@ def test_objective_within_one_percent_of_scikit_learn_mu(digits_like, loss, beta
     H0 = rng.uniform(0.1, 1.0, size=(6, X.shape[1]))
     theirs = SklearnNMF(6, solver="mu", beta_loss=beta_loss, init="custom", max_iter=150, tol=0)
     theirs.fit_transform(X, W=W0.copy(), H=H0.copy())
-    ours = NMF(6, loss=loss, init="custom", max_iter=150, tol=0, dtype="float64")
+    ours = NMF(6, loss=loss, update="mu", init="custom", max_iter=150, tol=0, dtype="float64")
     ours.fit(X, W=W0, H=H0)
     assert ours.n_iter_ == 150
     assert ours.reconstruction_err_ == pytest.approx(theirs.reconstruction_err_, rel=0.01)

@@ -19,16 +19,24 @@ def digits():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_from_the_same_start_our_model_finds_what_the_published_updates_find(digits, seed):
+    """Our model run with the published rule (multiplicative updates) follows the published
+    updates; with the default rule (coordinate descent) it converges further, to a lower
+    objective, and still separates the digits (measured: ARI 0.945 from each start, objective
+    -456.3 against -439 to -455 after 500 multiplicative steps)."""
     starts = published_starts(len(digits.target), len(digits.background), digits.target.shape[1], 2, seed)
     Wt, _, H = fit_published(digits.target, digits.background, 2, 1.0, n_iter=500, starts=starts)
     reference = clustering_ari(Wt, digits.target_labels)
-    model = BCNMF(2, alpha=1.0, loss="frobenius", init="custom").fit(digits.target, digits.background, H=starts[2])
+    model = BCNMF(2, alpha=1.0, loss="frobenius", init="custom", update="mu").fit(
+        digits.target, digits.background, H=starts[2])
     ours = clustering_ari(model.target_usage_, digits.target_labels)
     assert reference > 0.9
     assert ours > reference - 0.03
     cosines = (model.components_ / np.linalg.norm(model.components_, axis=1, keepdims=True)) @ \
         (H / np.linalg.norm(H, axis=1, keepdims=True)).T
     assert cosines.max(axis=1).min() > 0.98
+    default = BCNMF(2, alpha=1.0, loss="frobenius", init="custom").fit(digits.target, digits.background, H=starts[2])
+    assert default.objective_curve_[-1] < model.objective_curve_[-1]
+    assert clustering_ari(default.target_usage_, digits.target_labels) > 0.9
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -135,7 +135,7 @@ def _model_options(args: argparse.Namespace) -> dict:
         raise CommandError("--loss beta needs --beta B (for example 0.5; 0 is Itakura-Saito, 1 KL, 2 squared error).")
     if args.beta is not None and args.loss != "beta":
         raise CommandError(f"--beta is the beta of --loss beta; with --loss {args.loss} leave it out or use --loss beta.")
-    options = {"loss": args.loss, "beta": args.beta, "solver": args.solver, "dtype": args.dtype}
+    options = {"loss": args.loss, "beta": args.beta, "solver": args.solver, "update": args.update, "dtype": args.dtype}
     if args.offset is not None:
         options["offset"] = args.offset
     return options

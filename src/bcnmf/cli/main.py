@@ -76,8 +76,11 @@ def _add_model_arguments(parser: argparse.ArgumentParser, *, rank: bool = True, 
     model.add_argument("--offset", type=float, metavar="F",
                        help="count losses: the model's per-feature floor as a fraction of the pooled mean (default 0.01)")
     model.add_argument("--solver", default="auto",
-                       help="auto, mu (full batch), minibatch or online (default auto: full batch in memory, "
-                            "mini-batch for files read in blocks)")
+                       help="how rows are visited: auto, full, minibatch or online (default auto: full batch in "
+                            "memory, mini-batch for files read in blocks)")
+    model.add_argument("--update", default="auto", choices=["auto", "mu", "cd"],
+                       help="update rule: mu (multiplicative, every loss) or cd (coordinate descent, --loss "
+                            "frobenius) (default auto: cd for frobenius, mu otherwise)")
     model.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                        help="precision of the fit (default float32)")
     model.add_argument("--n-enriched", metavar="M",

@@ -1,9 +1,6 @@
-"""The one multiplicative-update engine behind every model.
+"""Multiplicative updates: the rule every loss supports.
 
-A model is a list of :class:`Term` objects, each a dataset ``X ~ W @ H`` with its own usages ``W``,
-its own loss and a signed weight, all sharing the loadings ``H``. Plain NMF is one term of weight 1;
-bcNMF is a target term of weight 1 and a background term of weight ``-alpha``. With the gradient of
-each loss split as ``pos - neg`` (both non-negative):
+With the gradient of each loss split as ``pos - neg`` (both non-negative):
 
 * ``W`` of a term moves by ``(neg / pos) ** gamma`` of its own loss (an ordinary NMF step);
 * ``H`` moves by ``(sum_+ w neg + sum_- |w| pos) / (sum_+ w pos + sum_- |w| neg)`` to the power
@@ -14,43 +11,13 @@ Penalties add to ``pos``: ``l1 + l2 * factor`` (L1 and squared-L2 on the factor)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from bcnmf.backend.multiplicative import multiplicative_step
+from bcnmf.engine.base import UpdateRule
+from bcnmf.engine.terms import Parts, Term
 from bcnmf.losses import Loss
 from bcnmf.losses.penalty import Penalty
-
-
-@dataclass
-class Term:
-    """One dataset in a model: ``X ~ W @ H`` under ``loss``, weighted by ``weight`` in the objective.
-
-    Attributes
-    ----------
-    X : ndarray or scipy.sparse.csr_matrix, shape (n, p)
-    W : ndarray, shape (n, k)
-        Usages, updated in place by :func:`update_usages`.
-    loss : Loss
-    weight : float
-        Signed weight in the objective; negative for contrastive (background) terms.
-    penalty : Penalty
-        Penalty on ``W``.
-    """
-
-    X: object
-    W: np.ndarray
-    loss: Loss
-    weight: float = 1.0
-    penalty: Penalty = field(default_factory=Penalty)
-
-    def divergence(self, H: np.ndarray) -> float:
-        return self.loss.value(self.X, self.W, H)
-
-
-#: The gradient parts ``(neg, pos)`` of one term with respect to ``H``, each ``(k, p)``.
-Parts = tuple[np.ndarray, np.ndarray]
 
 
 def usage_step(term: Term, H: np.ndarray, *, loadings_parts: bool = False) -> Parts | None:
@@ -62,7 +29,7 @@ def usage_step(term: Term, H: np.ndarray, *, loadings_parts: bool = False) -> Pa
     return term.loss.usage_step(term.X, term.W, H, term.penalty, loadings_parts=loadings_parts)
 
 
-def loadings_ratio(terms: list[Term], parts: list[Parts]) -> Parts:
+def loadings_ratio(terms: list[Term], parts: list[Parts]) -> tuple[np.ndarray, np.ndarray]:
     """Numerator and denominator of the loadings step from each term's gradient parts.
 
     A term with a negative weight swaps its parts (the contrastive step). The result is linear in
@@ -90,50 +57,26 @@ def loadings_step(terms: list[Term], H: np.ndarray, numerator: np.ndarray, denom
 def update_loadings(terms: list[Term], H: np.ndarray, penalty: Penalty = Penalty(), damping: float = 1.0,
                     parts: list[Parts] | None = None) -> None:
     """One loadings step from the current usages (``parts`` if already computed), in place."""
-    if parts is None:
-        parts = [term.loss.h_parts(term.X, term.W, H) for term in terms]
-    loadings_step(terms, H, *loadings_ratio(terms, parts), penalty, damping)
+    MULTIPLICATIVE.update_loadings(terms, H, penalty, damping, parts)
 
 
-def objective(terms: list[Term], H: np.ndarray, penalty: Penalty = Penalty()) -> tuple[float, float, list[float]]:
-    """``(objective, scale, divergences)``: the weighted sum of divergences plus penalties; the
-    same sum with absolute weights, which is the yardstick for relative changes; and each term's
-    divergence alone."""
-    total = penalty.value(H)
-    scale = total
-    divergences = []
-    for term in terms:
-        divergences.append(term.divergence(H))
-        d = divergences[-1] + term.penalty.value(term.W)
-        total += term.weight * d
-        scale += abs(term.weight) * d
-    return total, scale, divergences
+class Multiplicative(UpdateRule):
+    """``update="mu"``: the multiplicative steps above, for every loss."""
+
+    name = "mu"
+
+    def supports(self, loss: Loss) -> bool:
+        return True
+
+    def usage_step(self, term: Term, H: np.ndarray, *, loadings_parts: bool = False) -> Parts | None:
+        return usage_step(term, H, loadings_parts=loadings_parts)
+
+    def loadings_parts(self, term: Term, H: np.ndarray) -> Parts:
+        return term.loss.h_parts(term.X, term.W, H)
+
+    def loadings_step(self, terms: list[Term], H: np.ndarray, parts: list[Parts], penalty: Penalty = Penalty(),
+                      damping: float = 1.0) -> None:
+        loadings_step(terms, H, *loadings_ratio(terms, parts), penalty, damping)
 
 
-def normalize_loadings(terms: list[Term], H: np.ndarray) -> np.ndarray:
-    """Scale each row of ``H`` to sum to one and move the scale into every term's usages.
-
-    All losses here are invariant to ``W D, D^-1 H``; fixing the scale removes the direction in
-    which contrastive updates otherwise drift (loadings to 1e18, usages to 1e-18). Returns the
-    row sums divided out.
-    """
-    sums = H.sum(axis=1)
-    sums = np.where(sums > 0, sums, 1.0).astype(H.dtype)
-    H /= sums[:, None]
-    for term in terms:
-        term.W *= sums[None, :]
-    return sums
-
-
-def cap_modelled_totals(term: Term, H: np.ndarray, caps: np.ndarray) -> None:
-    """Scale down columns of ``H`` where the modelled total of ``term`` exceeds ``caps``.
-
-    ``(W.sum(0) @ H)[j]`` is what the model predicts for feature ``j`` summed over the term's
-    samples. Likelihoods that penalise over-estimation sub-linearly (NB, ZINB, beta < 1) let a
-    contrastive fit pile loadings onto features neither dataset expresses; the cap removes that
-    escape at the cost of one ``k x p`` product.
-    """
-    totals = term.W.sum(axis=0) @ H
-    excess = totals > caps
-    if np.any(excess):
-        H[:, excess] *= (caps[excess] / totals[excess]).astype(H.dtype)
+MULTIPLICATIVE = Multiplicative()

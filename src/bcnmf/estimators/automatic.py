@@ -26,9 +26,9 @@ def automatic_rank(estimator, X, X_background=None, *, solver: str) -> int:
     (and a background) under the estimator's other settings; its table is kept as
     ``estimator.rank_selection_``.
 
-    ``X`` must be in memory (``solver="mu"``): rank selection refits the model many times.
+    ``X`` must be in memory (``solver="full"``): rank selection refits the model many times.
     """
-    if solver != "mu":
+    if solver != "full":
         raise ValueError("n_components='auto' refits the model many times and needs the data in memory; "
                          "choose n_components for data read in blocks.")
 
@@ -49,7 +49,7 @@ def automatic_alpha(estimator, X_target, X_background, n_components: int, *, sol
     """The contrast strength :func:`bcnmf.selection.select_alpha` recommends for
     ``n_components`` topics under the estimator's other settings; its table is kept as
     ``estimator.alpha_selection_``."""
-    if solver != "mu":
+    if solver != "full":
         raise ValueError("alpha='auto' refits the model many times and needs the data in memory; "
                          "choose alpha for data read in blocks.")
     params = _selection_params(estimator)

@@ -70,13 +70,19 @@ class BCNMF(ContrastiveModel):
     dispersion : float or array, optional
         NB/ZINB dispersion; estimated per feature and dataset when None.
     eval_every : int
-    solver : {"auto", "mu", "minibatch", "online"}
-        How the data are visited. "mu" updates from all rows at once (data in memory);
+    solver : {"auto", "full", "minibatch", "online"}
+        How the data are visited. "full" updates from all rows at once (data in memory);
         "minibatch" reads row blocks and moves the loadings once per pass (the same fit, memory
         bounded by a block); "online" moves the loadings after every block, with decaying memory
-        of earlier blocks (fewer passes over very large data). "auto" is "mu" for data in memory
+        of earlier blocks (fewer passes over very large data). "auto" is "full" for data in memory
         and "minibatch" for a ``.h5ad`` path, a backed AnnData or a list of row blocks. With the
-        block solvers ``max_iter`` counts passes over the data.
+        block solvers ``max_iter`` counts passes over the data. "mu" is the old name of "full"
+        (deprecated).
+    update : {"auto", "mu", "cd"}
+        How each iteration moves the factors. "mu": multiplicative updates (every loss); "cd":
+        coordinate descent (HALS sweeps; squared error without missing entries, full-batch and
+        mini-batch). With a contrastive term the loadings' coordinate steps are proximal (see
+        :mod:`bcnmf.engine.coordinate`). "auto" is "cd" where it applies and "mu" otherwise.
     batch_size : int
         Rows of the target per block (the background is split into as many blocks).
     forget_factor : float
@@ -99,7 +105,7 @@ class BCNMF(ContrastiveModel):
         objective evaluation), and go on from the state saved there when it holds one for this
         data and these parameters: a killed fit, started again the same way, ends as an
         uninterrupted one would. Restarts and alpha back-offs before the saved one are run again.
-        Needs ``solver="mu"``; selection fits (``"auto"``) do not save.
+        Needs ``solver="full"``; selection fits (``"auto"``) do not save.
     checkpoint_every : int
         Iterations between saves.
 

@@ -49,13 +49,19 @@ class NMF(NMFModel):
         NB/ZINB dispersion (``Var = mu + dispersion * mu^2``); estimated per feature when None.
     eval_every : int
         Iterations between evaluations of the objective (for ``tol`` and ``objective_curve_``).
-    solver : {"auto", "mu", "minibatch", "online"}
-        "mu" updates from all rows at once; "minibatch" reads row blocks of ``batch_size`` and
-        moves the loadings once per pass (the same fit, memory bounded by a block); "online" moves
-        them after every block (as :class:`sklearn.decomposition.MiniBatchNMF`). "auto" is "mu" for
-        data in memory and "minibatch" for an ``.h5ad`` path, a backed AnnData or a list of row
-        blocks. With the block solvers ``max_iter`` counts passes; NB/ZINB noise parameters are
-        estimated once, on a sample of rows.
+    solver : {"auto", "full", "minibatch", "online"}
+        How the rows are visited. "full" updates from all rows at once; "minibatch" reads row
+        blocks of ``batch_size`` and moves the loadings once per pass (the same fit, memory bounded
+        by a block); "online" moves them after every block (as
+        :class:`sklearn.decomposition.MiniBatchNMF`). "auto" is "full" for data in memory and
+        "minibatch" for an ``.h5ad`` path, a backed AnnData or a list of row blocks. With the block
+        solvers ``max_iter`` counts passes; NB/ZINB noise parameters are estimated once, on a
+        sample of rows. "mu" is the old name of "full" (deprecated).
+    update : {"auto", "mu", "cd"}
+        How each iteration moves the factors. "mu": multiplicative updates (every loss); "cd":
+        coordinate descent (HALS sweeps; squared error without missing entries, full-batch and
+        mini-batch). "auto" is "cd" where it applies and "mu" otherwise: for squared error it
+        reaches a solution several times faster (``benchmarks/RESULTS.md``).
     batch_size : int
         Rows per block.
     forget_factor : float

@@ -126,7 +126,7 @@ def _programs(model, X, n_shared: int, called: np.ndarray) -> np.ndarray:
 def fit_topic_counts(estimator, Xt, Xb, *, solver: str) -> np.ndarray:
     """Fit ``estimator`` (``n_components`` and ``n_enriched`` both ``"auto"``) as the module
     describes, give it the chosen model's fitted attributes, and return the target's usages."""
-    if solver != "mu":
+    if solver != "full":
         raise ValueError("n_enriched='auto' sets cells aside and refits the model; it needs the data in memory. "
                          "Choose n_components and n_enriched for data read in blocks.")
     seed = check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-from bcnmf.engine import Term
-from bcnmf.losses import LOSSES, Loss
+from bcnmf.engine import MULTIPLICATIVE, Term, UpdateRule, update_rule
+from bcnmf.losses import LOSSES, Loss, make_loss
 from bcnmf.models.starts import perturb
-from bcnmf.solvers import NonFiniteError, run_multiplicative_updates
+from bcnmf.solvers import NonFiniteError, run_full_batch
 from bcnmf.utils.validation import check_dtype, check_matrix, check_positive
 
 
@@ -56,8 +56,8 @@ def store_fit_metadata(estimator, feature_names, n_features: int, loss: Loss) ->
 def check_missing_allowed(estimator, solver: str, argument: str) -> None:
     """Left-out entries (``argument``, named in messages) need the data in memory, a fixed number
     of topics, and a loss defined at zero."""
-    if solver != "mu":
-        raise ValueError(f"{argument} needs the data in memory (solver='mu'); it is not available for data read in blocks.")
+    if solver != "full":
+        raise ValueError(f"{argument} needs the data in memory (solver='full'); it is not available for data read in blocks.")
     if estimator.n_components == "auto":
         raise ValueError(f"{argument} cannot be combined with n_components='auto'; choose n_components.")
     if getattr(estimator, "alpha", None) == "auto":
@@ -124,12 +124,29 @@ def unit_rows(H: np.ndarray) -> np.ndarray:
 
 
 def usages_for(X, H: np.ndarray, loss: Loss, *, max_iter: int, tol: float, eval_every: int,
-               topics: np.ndarray | None = None) -> np.ndarray:
-    """Usages ``W`` of the rows of ``X`` with loadings ``H`` fixed (multiplicative updates on ``W``),
+               topics: np.ndarray | None = None, rule: UpdateRule = MULTIPLICATIVE) -> np.ndarray:
+    """Usages ``W`` of the rows of ``X`` with loadings ``H`` fixed (``rule``'s usage steps),
     using only the topics in the boolean mask ``topics`` (all when None)."""
-    term = Term(X, flat_usages(X, H, topics), loss)
-    run_multiplicative_updates([term], H, max_iter=max_iter, tol=tol, eval_every=eval_every, update_H=False)
+    term = Term(X, flat_usages(X, H, topics), loss, topics=topics)
+    run_full_batch([term], H, max_iter=max_iter, tol=tol, rule=rule, eval_every=eval_every, update_H=False)
     return term.W
+
+
+def check_update(estimator) -> None:
+    """Reject an unknown ``update=``, or one that cannot fit the estimator's loss, before any work
+    (the loss and beta checked already)."""
+    update_rule(estimator.update, make_loss(estimator.loss, beta=estimator.beta))
+
+
+def chosen_rule(estimator, loss: Loss, solver: str) -> UpdateRule:
+    """The update rule of a fit: ``estimator.update`` for ``loss`` (see
+    :func:`bcnmf.engine.update_rule`); the online schedule runs multiplicative updates only."""
+    if solver == "online":
+        if estimator.update not in ("auto", MULTIPLICATIVE.name):
+            raise ValueError(f"update={estimator.update!r} runs with solver='full' or 'minibatch'; the online "
+                             "schedule (solver='online', partial_fit) takes update='mu'.")
+        return MULTIPLICATIVE
+    return update_rule(estimator.update, loss)
 
 
 class StartingPoints:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,8 +15,11 @@ from bcnmf.models._common import allowed_mass, restrict_topics
 from bcnmf.models._scaling import DataScale
 from bcnmf.utils.validation import check_matrix, scan_source
 
-#: Values of ``solver=``: "auto" is "mu" for data in memory and "minibatch" for data read from disk.
-SOLVERS = ("auto", "mu", "minibatch", "online")
+#: Values of ``solver=`` (how the data are visited): "auto" is "full" for data in memory and
+#: "minibatch" for data read from disk.
+SOLVERS = ("auto", "full", "minibatch", "online")
+#: The old name of "full" (from when multiplicative updates were the only rule), kept until 0.3.
+OLD_FULL_BATCH = "mu"
 #: Usage-only iterations that fit the starting usages to the starting loadings (for block
 #: schedules: on each block's first visit).
 WARM_UP_ITERATIONS = 20
@@ -25,7 +29,7 @@ INIT_SAMPLE_ROWS = 20_000
 
 def check_solver(estimator) -> None:
     """Reject an unknown solver, batch size or forget factor before any work."""
-    if estimator.solver not in SOLVERS:
+    if estimator.solver not in SOLVERS and estimator.solver != OLD_FULL_BATCH:
         raise ValueError(f"solver={estimator.solver!r} is not known; choose one of {SOLVERS}.")
     size = estimator.batch_size
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
@@ -36,13 +40,17 @@ def check_solver(estimator) -> None:
 
 
 def resolve_solver(solver: str, *inputs) -> str:
-    """The schedule to run: block schedules for out-of-core input, which "mu" cannot take."""
+    """The schedule to run: block schedules for out-of-core input, which "full" cannot take."""
+    if solver == OLD_FULL_BATCH:
+        warnings.warn("solver='mu' is deprecated and will be removed in bcnmf 0.3: it is now solver='full' (all "
+                      "rows at once); multiplicative updates are update='mu'.", FutureWarning, stacklevel=4)
+        solver = "full"
     out_of_core = any(is_out_of_core(X) for X in inputs)
     if solver == "auto":
-        return "minibatch" if out_of_core else "mu"
-    if solver == "mu" and out_of_core:
+        return "minibatch" if out_of_core else "full"
+    if solver == "full" and out_of_core:
         raise ValueError(
-            "solver='mu' needs the data in memory, but it is given as a file, a backed AnnData or a list of "
+            "solver='full' needs the data in memory, but it is given as a file, a backed AnnData or a list of "
             "blocks; use solver='minibatch' (same result, read in blocks) or solver='online'."
         )
     return solver

@@ -19,7 +19,7 @@ from sklearn.utils import check_random_state
 
 from bcnmf.backend import column_sums, max_row_total
 from bcnmf.backend.blocks import RowSource
-from bcnmf.engine import Term
+from bcnmf.engine import Term, UpdateRule
 from bcnmf.enrichment.topics import (
     MIN_EXPLAINED_SHARE,
     fit_statistics,
@@ -37,6 +37,8 @@ from bcnmf.models._common import (
     check_fitted,
     check_missing_allowed,
     check_new_data,
+    check_update,
+    chosen_rule,
     store_fit_metadata,
     unit_rows,
     usages_for,
@@ -59,7 +61,7 @@ from bcnmf.models.starts import (
     contrastive_loadings,
     initialize,
 )
-from bcnmf.solvers import NonFiniteError, run_block_updates, run_multiplicative_updates
+from bcnmf.solvers import NonFiniteError, run_block_updates, run_full_batch
 from bcnmf.solvers.checkpoint import Checkpoint, fingerprint
 from bcnmf.utils.deprecation import DeprecatedAlias
 from bcnmf.utils.validation import (
@@ -77,8 +79,11 @@ from bcnmf.utils.validation import (
 #: How many times alpha is halved looking for a stable fit before giving up at alpha = 0.
 ALPHA_BACKOFF_STEPS = 6
 #: A fit whose modelled sample totals exceed the largest observed total by this factor is treated
-#: as collapsed: the loadings have piled onto features the data do not support.
-MAX_SCALE_RATIO = 100.0
+#: as collapsed: the loadings have piled onto features the data do not support. A sound fit models
+#: each sample's total near its observed one; coordinate descent reaches the squared-error
+#: collapse at alpha = 2 on raw counts within 60 iterations (modelled totals 11-13x the largest
+#: observed), which multiplicative updates approach too slowly to show.
+MAX_SCALE_RATIO = 10.0
 #: A dataset's modelled mean of each feature may not exceed this multiple of the larger observed
 #: mean of the two datasets (plus the offset); see :func:`bcnmf.engine.cap_modelled_totals`.
 TOTAL_CAP_RATIO = 2.0
@@ -145,6 +150,7 @@ class ContrastiveModel(BaseEstimator):
         dispersion=None,
         eval_every: int = 10,
         solver: str = "auto",
+        update: str = "auto",
         batch_size: int = 4096,
         forget_factor: float = 0.7,
         n_enriched: int | None = None,
@@ -167,6 +173,7 @@ class ContrastiveModel(BaseEstimator):
         self.dispersion = dispersion
         self.eval_every = eval_every
         self.solver = solver
+        self.update = update
         self.batch_size = batch_size
         self.forget_factor = forget_factor
         self.n_enriched = n_enriched
@@ -183,6 +190,7 @@ class ContrastiveModel(BaseEstimator):
         check_positive(self.damping, "damping", upper=1.0)
         check_positive(self.offset, "offset")
         check_solver(self)
+        check_update(self)
         if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, numbers.Integral) \
                 or self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every={self.checkpoint_every!r} must be a positive integer.")
@@ -255,7 +263,7 @@ class ContrastiveModel(BaseEstimator):
         allow_zeros = not (self.loss == "beta" and self.beta is not None and self.beta <= 0)
         if missing_target is not None or missing_background is not None:
             check_missing_allowed(self, solver, "missing_target= / missing_background=")
-        if solver == "mu":
+        if solver == "full":
             Xt, names_t = check_matrix(X_target, "X_target", dtype, allow_zeros=allow_zeros, warn_empty="rows")
             Xb, names_b = check_matrix(X_background, "X_background", dtype, allow_zeros=allow_zeros, warn_empty="rows")
             Xt, left_out_t = check_missing(missing_target, Xt, "missing_target")
@@ -269,7 +277,7 @@ class ContrastiveModel(BaseEstimator):
         if "auto" in (self.n_components, self.alpha, self.n_enriched):
             return self._fit_automatic(Xt, Xb, solver)
         k = check_n_components(self.n_components, Xt.shape[0], Xt.shape[1], name="X_target")
-        if solver == "mu":
+        if solver == "full":
             check_contrast_data(Xt, Xb, k)
             # The target's scale: its fit is the one the topics serve, and a target far smaller than
             # its background fell under the floors at a scale chosen for both (measured: a target
@@ -285,15 +293,18 @@ class ContrastiveModel(BaseEstimator):
             observed_max = [t.max_row_total, b.max_row_total]
         requested_alpha = self._alpha()
         H_custom = self._custom_loadings(H, k, Xt.shape[1], dtype)
-        if solver == "mu":
+        pattern = None if solver != "full" else left_out_t if left_out_t is not None else left_out_b
+        rule = chosen_rule(self, self._make_loss(None) if pattern is None else HeldOutEntries(self._make_loss(None), pattern),
+                           solver)
+        if solver == "full":
             warn_empty_columns([Xt, Xb], "X_target and X_background together")
         checkpoint = self._checkpoint(solver, [Xt, Xb] + [p for p in (left_out_t, left_out_b) if p is not None]
-                                      if solver == "mu" else [])
+                                      if solver == "full" else [])
         offset = self._offset(target_mean, background_mean, Xt.shape[0], Xb.shape[0], dtype)
         _check_target_above_floor(target_mean, background_mean, offset, self.offset)
         caps = self._total_caps(target_mean, background_mean, offset, (Xt.shape[0], Xb.shape[0]), dtype)
         generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        if solver != "mu":
+        if solver != "full":
             sample_t = t.source.sample(INIT_SAMPLE_ROWS, generator, dtype)
             sample_b = b.source.sample(INIT_SAMPLE_ROWS, generator, dtype)
         starts = StartingPoints(
@@ -304,10 +315,11 @@ class ContrastiveModel(BaseEstimator):
 
         def run_start(alpha: float, start: int, chosen: StartingPoints, saving: Checkpoint | None) -> Restart:
             H0 = chosen.get(start)[0]
-            if solver == "mu":
-                return self._run_start((Xt, Xb), H0, alpha, start, offset=offset, caps=caps,
+            if solver == "full":
+                return self._run_start((Xt, Xb), H0, alpha, start, rule=rule, offset=offset, caps=caps,
                                        left_out=(left_out_t, left_out_b), checkpoint=saving)
-            return self._run_blocks((t, b), (sample_t, sample_b), H0, alpha, start, solver, offset=offset, caps=caps)
+            return self._run_blocks((t, b), (sample_t, sample_b), H0, alpha, start, solver, rule=rule, offset=offset,
+                                    caps=caps)
 
         # Each attempt is named in messages; at a requested alpha of 0 only the start changes.
         contrast = requested_alpha > 0
@@ -380,7 +392,8 @@ class ContrastiveModel(BaseEstimator):
             offset = self._offset(target_mean, background_mean, Xt.shape[0], Xb.shape[0], dtype)
             means = self._total_caps(target_mean, background_mean, offset, (1, 1), dtype)
             self._online_specs = self._model_terms(k, self._alpha())
-            warm = self._warm_terms((Xt, Xb), self._online_specs, H0, offset)
+            warm = self._warm_terms((Xt, Xb), self._online_specs, H0, offset,
+                                    rule=chosen_rule(self, self._make_loss(offset), "online"))
             self._online = OnlineState(
                 H0, [(term.loss, spec.weight, Penalty(), spec.topics) for spec, term in zip(self._online_specs, warm)],
                 forget_factor=self.forget_factor, damping=self.damping, normalize=True,
@@ -464,20 +477,20 @@ class ContrastiveModel(BaseEstimator):
         """The checkpoint of this fit (``checkpoint=``), fingerprinted by the data and parameters."""
         if self.checkpoint is None:
             return None
-        if solver != "mu":
-            raise ValueError("checkpoint= needs the data in memory (solver='mu'); the block schedules do not save "
+        if solver != "full":
+            raise ValueError("checkpoint= needs the data in memory (solver='full'); the block schedules do not save "
                              "their state.")
         params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint", "checkpoint_every", "verbose")}
         return Checkpoint(Path(self.checkpoint), self.checkpoint_every, fingerprint(datasets, params))
 
-    def _run_start(self, data, H0, alpha, start, *, offset, caps, left_out, checkpoint=None):
+    def _run_start(self, data, H0, alpha, start, *, rule: UpdateRule, offset, caps, left_out, checkpoint=None):
         H = unit_rows(H0)
         specs = self._model_terms(H.shape[0], alpha)
-        terms = self._warm_terms(data, specs, H, offset, left_out)
+        terms = self._warm_terms(data, specs, H, offset, left_out, rule=rule)
         # A term of weight zero does not shape H (bcNMF at alpha = 0); its usages are fitted after.
         shaping = [i for i, term in enumerate(terms) if term.weight != 0]
-        result = run_multiplicative_updates(
-            [terms[i] for i in shaping], H, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
+        result = run_full_batch(
+            [terms[i] for i in shaping], H, max_iter=self.max_iter, tol=self.tol, rule=rule, eval_every=self.eval_every,
             damping=self.damping, normalize=True, total_caps=None if caps is None else [caps[specs[i].dataset] for i in shaping],
             verbose=self.verbose, description=f"{type(self).__name__} alpha={alpha:g} start {start + 1}/{self.n_init}",
             checkpoint=checkpoint,
@@ -485,26 +498,29 @@ class ContrastiveModel(BaseEstimator):
         for spec, term in zip(specs, terms):
             if term.weight == 0:
                 term.W = usages_for(term.X, H, term.loss, max_iter=self.max_iter, tol=self.tol,
-                                    eval_every=self.eval_every, topics=spec.topics)
+                                    eval_every=self.eval_every, topics=spec.topics, rule=rule)
         return Restart(result.objective, (terms, result))
 
-    def _run_blocks(self, inputs, samples, H0, alpha, start, solver, *, offset, caps):
+    def _run_blocks(self, inputs, samples, H0, alpha, start, solver, *, rule: UpdateRule, offset, caps):
         """One start of the block schedules: noise parameters are estimated on the in-memory
         samples, and each block's usages are warmed up on its first visit."""
         H = unit_rows(H0)
         specs = self._model_terms(H.shape[0], alpha)
         # Terms of weight zero stay in: the block schedules fit their usages as they pass.
-        terms = [Term(inputs[spec.dataset].source, starting_usages(inputs[spec.dataset], H, spec.topics), warm.loss, spec.weight)
-                 for spec, warm in zip(specs, self._warm_terms(samples, specs, H, offset))]
+        terms = [Term(inputs[spec.dataset].source, starting_usages(inputs[spec.dataset], H, spec.topics), warm.loss,
+                      spec.weight, topics=spec.topics)
+                 for spec, warm in zip(specs, self._warm_terms(samples, specs, H, offset, rule=rule))]
         result = run_block_updates(
             terms, H, schedule=solver, n_blocks=n_blocks_for(inputs[0].shape[0], self.batch_size), dtype=H.dtype,
-            max_epochs=self.max_iter, tol=self.tol, eval_every=self.eval_every, warm_up=WARM_UP_ITERATIONS, forget_factor=self.forget_factor,
+            max_epochs=self.max_iter, tol=self.tol, rule=rule, eval_every=self.eval_every, warm_up=WARM_UP_ITERATIONS,
+            forget_factor=self.forget_factor,
             damping=self.damping, normalize=True, total_caps=None if caps is None else [caps[spec.dataset] for spec in specs],
             verbose=self.verbose, description=f"{type(self).__name__} ({solver}) alpha={alpha:g} start {start + 1}/{self.n_init}",
         )
         return Restart(result.objective, (terms, result))
 
-    def _warm_terms(self, data, specs: list[TermSpec], H, offset, left_out=(None, None)) -> list[Term]:
+    def _warm_terms(self, data, specs: list[TermSpec], H, offset, left_out=(None, None), *,
+                    rule: UpdateRule) -> list[Term]:
         """A term per spec with usages fitted to the starting loadings (``data``: target and
         background; ``left_out``: each one's pattern of entries to leave out, or None). Each
         dataset's noise parameters (NB dispersion, ZINB dropout) are estimated with its first
@@ -524,11 +540,11 @@ class ContrastiveModel(BaseEstimator):
                 pattern = left_out[spec.dataset]
                 loss = self._make_loss(offset) if pattern is None else HeldOutEntries(self._make_loss(offset), pattern)
             W = usages_for(data[spec.dataset], H, loss, max_iter=WARM_UP_ITERATIONS, tol=0.0,
-                           eval_every=self.eval_every, topics=spec.topics)
+                           eval_every=self.eval_every, topics=spec.topics, rule=rule)
             if spec.dataset not in losses:
                 loss.freeze_nuisance()
                 losses[spec.dataset] = loss
-            terms.append(Term(data[spec.dataset], W, loss, spec.weight))
+            terms.append(Term(data[spec.dataset], W, loss, spec.weight, topics=spec.topics))
         return terms
 
     def _store(self, terms, result, alpha, offset, objectives, names, n_features, scale: DataScale) -> None:
@@ -570,7 +586,8 @@ class ContrastiveModel(BaseEstimator):
         none is a reference.
         """
         target, background = terms[0], terms[1]
-        refit = None if self.n_enriched is None else dict(max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
+        refit = None if self.n_enriched is None else dict(max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
+                                                          rule=chosen_rule(self, background.loss, "full"))
         totals_t, _ = _row_totals_and_usages(target.X, H, self.batch_size)
         totals_b, free_b = _row_totals_and_usages(background.X, H, self.batch_size, background.loss, refit)
         table = topic_enrichment(target.W, background.W if free_b is None else free_b,
@@ -588,8 +605,9 @@ class ContrastiveModel(BaseEstimator):
         ``background=True``. Every topic is allowed."""
         scale = DataScale.of(self)
         X = scale.data(check_new_data(self, X))
-        return scale.to_data_units(usages_for(X, self.components_, self._fitted_loss(background), max_iter=self.max_iter,
-                                       tol=self.tol, eval_every=self.eval_every))
+        loss = self._fitted_loss(background)
+        return scale.to_data_units(usages_for(X, self.components_, loss, max_iter=self.max_iter, tol=self.tol,
+                                              eval_every=self.eval_every, rule=chosen_rule(self, loss, "full")))
 
     def divergence(self, X, *, components: np.ndarray | None = None, background: bool = False) -> float:
         """How far the rows of ``X`` are from the model: the fitted likelihood's divergence (of the
@@ -603,7 +621,8 @@ class ContrastiveModel(BaseEstimator):
                              f"feature of the fit); got shape {H.shape}.")
         scale = DataScale.of(self)
         X, loss = scale.data(X), self._fitted_loss(background)
-        W = usages_for(X, H, loss, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every)
+        W = usages_for(X, H, loss, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
+                       rule=chosen_rule(self, loss, "full"))
         return scale.divergence(loss.value(X, W, H))
 
     def _fitted_loss(self, background: bool):

@@ -18,6 +18,8 @@ from bcnmf.models._common import (
     check_fitted,
     check_missing_allowed,
     check_new_data,
+    check_update,
+    chosen_rule,
     store_fit_metadata,
     usages_for,
     warn_not_converged,
@@ -34,7 +36,7 @@ from bcnmf.models._streaming import (
     starting_usages,
 )
 from bcnmf.models.starts import DETERMINISTIC_INITS, INIT_METHODS, initialize
-from bcnmf.solvers import run_block_updates, run_multiplicative_updates
+from bcnmf.solvers import run_block_updates, run_full_batch
 from bcnmf.utils.deprecation import DeprecatedAlias
 from bcnmf.utils.validation import (
     check_dispersion,
@@ -76,6 +78,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
         dispersion=None,
         eval_every: int = 10,
         solver: str = "auto",
+        update: str = "auto",
         batch_size: int = 4096,
         forget_factor: float = 0.7,
         verbose: bool = False,
@@ -95,6 +98,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
         self.dispersion = dispersion
         self.eval_every = eval_every
         self.solver = solver
+        self.update = update
         self.batch_size = batch_size
         self.forget_factor = forget_factor
         self.verbose = verbose
@@ -108,6 +112,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
         if self.alpha_H != "same":
             check_positive(self.alpha_H, "alpha_H", allow_zero=True)
         check_solver(self)
+        check_update(self)
         return dtype
 
     def _penalties(self, n_samples: int, n_features: int) -> tuple[Penalty, Penalty]:
@@ -140,12 +145,12 @@ class NMFModel(TransformerMixin, BaseEstimator):
         solver = resolve_solver(self.solver, X)
         allow_zeros = not (self.loss == "beta" and self.beta is not None and self.beta <= 0)
         generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        if solver == "mu":
+        if solver == "full":
             X, names = check_matrix(X, "X", dtype, allow_zeros=allow_zeros)
         else:
             data = block_input(X, "X", dtype, allow_zeros=allow_zeros, batch_size=self.batch_size)
             names = data.feature_names
-        n_samples, n_features = X.shape if solver == "mu" else data.shape
+        n_samples, n_features = X.shape if solver == "full" else data.shape
         if missing is not None:
             check_missing_allowed(self, solver, "missing=")
             X, left_out = check_missing(missing, X)
@@ -156,7 +161,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
             return self._fit_automatic(X, solver, W=W, H=H)
         k = check_n_components(self.n_components, n_samples, n_features)
         custom = self._starting_factors((n_samples, n_features), k, W, H, dtype)
-        if solver == "mu":
+        if solver == "full":
             scale = DataScale.choose(self.loss, self.beta, [X])
             X = sample = scale.data(X)
         else:
@@ -166,6 +171,8 @@ class NMFModel(TransformerMixin, BaseEstimator):
         if custom is not None:
             custom = (custom[0] / custom[0].dtype.type(scale.factor), custom[1])
         W_pen, H_pen = scale.penalties(*self._penalties(n_samples, n_features))
+        rule = chosen_rule(self, self._make_loss() if left_out is None else HeldOutEntries(self._make_loss(), left_out),
+                           solver)
         starts = StartingPoints(
             lambda: custom if custom is not None else initialize(sample, k, self.init, generator, dtype),
             deterministic=self.init in DETERMINISTIC_INITS,
@@ -174,16 +181,16 @@ class NMFModel(TransformerMixin, BaseEstimator):
 
         def run_one(start: int) -> Restart:
             W0, H0 = starts.get(start)
-            if solver == "mu":
+            if solver == "full":
                 loss = self._make_loss() if left_out is None else HeldOutEntries(self._make_loss(), left_out)
                 term = Term(X, W0, loss, 1.0, W_pen)
-                result = run_multiplicative_updates(
-                    [term], H0, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
+                result = run_full_batch(
+                    [term], H0, max_iter=self.max_iter, tol=self.tol, rule=rule, eval_every=self.eval_every,
                     H_penalty=H_pen, verbose=self.verbose, description=f"NMF start {start + 1}/{self.n_init}",
                 )
                 return Restart(result.objective, (term, result))
             loss = self._make_loss()
-            usages_for(sample, H0, loss, max_iter=WARM_UP_ITERATIONS, tol=0.0, eval_every=self.eval_every)
+            usages_for(sample, H0, loss, max_iter=WARM_UP_ITERATIONS, tol=0.0, eval_every=self.eval_every, rule=rule)
             loss.freeze_nuisance()
             # Starting usages exist for every row when they were given or the sample is the whole
             # dataset (then the schedule is the full-batch fit); otherwise each block warms up.
@@ -192,7 +199,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
             term = Term(data.source, np.ascontiguousarray(W_all), loss, 1.0, W_pen)
             result = run_block_updates(
                 [term], H0, schedule=solver, n_blocks=n_blocks_for(n_samples, self.batch_size), dtype=dtype,
-                max_epochs=self.max_iter, tol=self.tol, eval_every=self.eval_every,
+                max_epochs=self.max_iter, tol=self.tol, rule=rule, eval_every=self.eval_every,
                 warm_up=0 if have_usages else WARM_UP_ITERATIONS, forget_factor=self.forget_factor,
                 H_penalty=H_pen, verbose=self.verbose, description=f"NMF ({solver}) start {start + 1}/{self.n_init}",
             )
@@ -205,7 +212,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
         self.n_components_ = k
         self.n_iter_ = result.n_iter
         # Block schedules report the divergence from their last pass over the data.
-        divergence = term.divergence(result.H) if solver == "mu" else result.term_curves[0][-1]
+        divergence = term.divergence(result.H) if solver == "full" else result.term_curves[0][-1]
         self.reconstruction_err_ = term.loss.reconstruction_error(scale.divergence(divergence))
         self.objective_curve_ = scale.divergence(np.asarray(result.objective_curve))
         self.objective_curve_iterations_ = np.asarray(result.iterations)
@@ -262,6 +269,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
             else:
                 H0 = initialize(X, k, self.init, generator, dtype)[1]
             loss = self._make_loss()
+            chosen_rule(self, loss, "online")
             usages_for(X, H0, loss, max_iter=WARM_UP_ITERATIONS, tol=0.0, eval_every=self.eval_every)
             loss.freeze_nuisance()
             W_pen, H_pen = scale.penalties(*self._penalties(self.batch_size, X.shape[1]))
@@ -287,7 +295,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
         )
         scale = DataScale.of(self)
         return scale.to_data_units(usages_for(scale.data(X), self.components_, loss, max_iter=self.max_iter, tol=self.tol,
-                                       eval_every=self.eval_every))
+                                              eval_every=self.eval_every, rule=chosen_rule(self, loss, "full")))
 
     def inverse_transform(self, W) -> np.ndarray:
         """Data reconstructed from usages: ``W @ components_``."""

@@ -4,7 +4,7 @@ from bcnmf.solvers.blocks import SCHEDULES, run_block_updates
 from bcnmf.solvers.full_batch import (
     FitResult,
     NonFiniteError,
-    run_multiplicative_updates,
+    run_full_batch,
 )
 
-__all__ = ["SCHEDULES", "FitResult", "NonFiniteError", "run_block_updates", "run_multiplicative_updates"]
+__all__ = ["SCHEDULES", "FitResult", "NonFiniteError", "run_block_updates", "run_full_batch"]

@@ -24,13 +24,13 @@ import numpy as np
 
 from bcnmf.backend.multiplicative import EPSILON
 from bcnmf.engine import (
+    MULTIPLICATIVE,
     Parts,
     Term,
+    UpdateRule,
     cap_modelled_totals,
     loadings_ratio,
-    loadings_step,
     normalize_loadings,
-    usage_step,
 )
 from bcnmf.losses.penalty import Penalty
 from bcnmf.solvers.convergence import ConvergenceTest
@@ -50,10 +50,10 @@ class _Pass:
 
     def add(self, index: int, parts: Parts, divergence: float) -> None:
         if self.parts[index] is None:
-            self.parts[index] = (parts[0].copy(), parts[1].copy())
+            self.parts[index] = tuple(part.copy() for part in parts)
         else:
-            self.parts[index][0][...] += parts[0]
-            self.parts[index][1][...] += parts[1]
+            for total, part in zip(self.parts[index], parts):
+                total += part
         self.divergences[index] += divergence
 
     def objective(self, H: np.ndarray, H_penalty: Penalty) -> tuple[float, float]:
@@ -65,13 +65,13 @@ class _Pass:
         return total, scale
 
 
-def _visit(term: Term, rows: slice, block, H: np.ndarray, usage_iterations: int, evaluate: bool):
+def _visit(rule: UpdateRule, term: Term, rows: slice, block, H: np.ndarray, usage_iterations: int, evaluate: bool):
     """Usage steps on one block's rows (in place in ``term.W``), then its loadings parts and, when
     asked, its divergence at the new usages."""
-    block_term = Term(block, term.W[rows], term.loss, term.weight, term.penalty)
+    block_term = Term(block, term.W[rows], term.loss, term.weight, term.penalty, term.topics)
     for _ in range(usage_iterations - 1):
-        usage_step(block_term, H)
-    parts = usage_step(block_term, H, loadings_parts=True)
+        rule.usage_step(block_term, H)
+    parts = rule.usage_step(block_term, H, loadings_parts=True)
     return parts, (block_term.divergence(H) if evaluate else 0.0)
 
 
@@ -84,6 +84,7 @@ def run_block_updates(
     dtype,
     max_epochs: int,
     tol: float,
+    rule: UpdateRule = MULTIPLICATIVE,
     eval_every: int = 1,
     warm_up: int = 0,
     forget_factor: float = 0.7,
@@ -114,6 +115,9 @@ def run_block_updates(
     tol : float
         Stop when the objective, summed over a pass, changes by less than ``tol`` times its scale
         over ``eval_every`` passes (the full-batch solver's rule, with passes for iterations).
+    rule : UpdateRule
+        How the usages and (once per pass) the loadings move; the online schedule runs
+        multiplicative updates only.
     eval_every : int
         Passes between evaluations of the objective (also taken after the first and the last
         pass) and convergence checks.
@@ -123,11 +127,14 @@ def run_block_updates(
     forget_factor : float
         Online schedule: weight of the previous pass's statistics.
     H_penalty, damping, normalize, total_caps, verbose, description
-        As in :func:`~bcnmf.solvers.full_batch.run_multiplicative_updates`; normalisation and caps
+        As in :func:`~bcnmf.solvers.full_batch.run_full_batch`; normalisation and caps
         are applied at the end of each pass.
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule={schedule!r}; choose one of {SCHEDULES}.")
+    if schedule == "online" and rule is not MULTIPLICATIVE:
+        raise ValueError(f"update={rule.name!r} runs in the full-batch and mini-batch schedules; the online "
+                         "schedule takes update='mu'.")
     exponent = damping * min(term.loss.mu_exponent for term in terms)
     online = OnlineStatistics(H, exponent, forget_factor, n_blocks) if schedule == "online" else None
     curve, iterations = [], []
@@ -146,7 +153,7 @@ def run_block_updates(
                 for index, (term, item) in enumerate(zip(terms, step)):
                     if item is None:
                         continue
-                    parts, divergence = _visit(term, *item, H, usage_iterations, evaluate)
+                    parts, divergence = _visit(rule, term, *item, H, usage_iterations, evaluate)
                     totals.add(index, parts, divergence)
                     active.append((term, parts))
                 if online is not None:
@@ -154,8 +161,7 @@ def run_block_updates(
             H_evaluated = H.copy()
             if online is None:
                 present = [(t, p) for t, p in zip(terms, totals.parts) if p is not None]
-                numerator, denominator = loadings_ratio([t for t, _ in present], [p for _, p in present])
-                loadings_step(terms, H, numerator, denominator, H_penalty, damping)
+                rule.loadings_step([t for t, _ in present], H, [p for _, p in present], H_penalty, damping)
             H_before_caps = H.copy()
             for term, caps in zip(terms, total_caps or []):
                 cap_modelled_totals(term, H, caps)

@@ -1,4 +1,5 @@
-"""The full-batch schedule: every iteration updates each term's usages, then the shared loadings."""
+"""The full-batch schedule: every iteration updates each term's usages, then the shared loadings,
+with whichever update rule is given."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bcnmf.engine import (
+    MULTIPLICATIVE,
     Term,
+    UpdateRule,
     cap_modelled_totals,
     normalize_loadings,
     objective,
-    update_loadings,
-    usage_step,
 )
 from bcnmf.losses.penalty import Penalty
 from bcnmf.solvers.checkpoint import Checkpoint, loss_state, restore_loss
@@ -26,7 +27,7 @@ class NonFiniteError(FloatingPointError):
 
 @dataclass
 class FitResult:
-    """What a run of multiplicative updates ends with."""
+    """What a run of a schedule ends with."""
 
     H: np.ndarray
     n_iter: int
@@ -42,12 +43,13 @@ def all_finite(terms: list[Term], H: np.ndarray) -> bool:
     return bool(np.isfinite(H).all() and all(np.isfinite(t.W).all() for t in terms))
 
 
-def run_multiplicative_updates(
+def run_full_batch(
     terms: list[Term],
     H: np.ndarray,
     *,
     max_iter: int,
     tol: float,
+    rule: UpdateRule = MULTIPLICATIVE,
     eval_every: int = 10,
     update_H: bool = True,
     H_penalty: Penalty = Penalty(),
@@ -58,7 +60,7 @@ def run_multiplicative_updates(
     description: str = "fit",
     checkpoint: Checkpoint | None = None,
 ) -> FitResult:
-    """Iterate multiplicative updates until the objective's relative change is below ``tol``.
+    """Iterate ``rule``'s steps until the objective's relative change is below ``tol``.
 
     Parameters
     ----------
@@ -74,6 +76,8 @@ def run_multiplicative_updates(
         the loadings moved less than ``10 * tol`` (relative) over the same iterations (see
         :class:`~bcnmf.solvers.convergence.ConvergenceTest`). ``tol=0`` runs exactly ``max_iter``
         iterations.
+    rule : UpdateRule
+        How each step moves the factors (multiplicative updates by default).
     eval_every : int
         Iterations between objective evaluations (each costs about one update).
     update_H : bool
@@ -124,9 +128,9 @@ def run_multiplicative_updates(
     with progress_bar(total=max_iter, desc=description, disable=not verbose) as bar:
         bar.update(n_iter)
         for n_iter in range(first, max_iter + 1):
-            parts = [usage_step(term, H, loadings_parts=update_H) for term in terms]
+            parts = [rule.usage_step(term, H, loadings_parts=update_H) for term in terms]
             if update_H:
-                update_loadings(terms, H, H_penalty, damping, parts)
+                rule.update_loadings(terms, H, H_penalty, damping, parts)
                 for term, caps in zip(terms, total_caps or []):
                     cap_modelled_totals(term, H, caps)
                 if normalize:

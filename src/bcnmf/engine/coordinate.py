@@ -1,0 +1,93 @@
+"""Coordinate descent (HALS) for squared error: ``update="cd"``.
+
+With ``H`` fixed, each usage row solves a non-negative least-squares problem through ``X H^T`` and
+``H H^T``; with the usages fixed, each column of ``H`` solves one through ``sum_t w_t W_t^T X_t``
+and ``sum_t w_t W_t^T W_t``, the sums over the terms with their signed weights. Both are swept
+coordinate by coordinate (:func:`bcnmf.backend.coordinate.quadratic_sweeps`), several times per
+product while that pays (accelerated HALS, Gillis & Glineur 2012). Sparse data enter only through
+``X H^T`` and ``W^T X``: they are never densified.
+
+The contrastive loadings problem is not convex: a background term of weight ``-alpha`` subtracts
+its Gram matrix, so the curvature of a coordinate can be small or negative, and the background's
+usages are then refitted to the new loadings (the fit is a game, not a descent on one function).
+Exact coordinate minimisation there overshoots: on a simulation it alternated between two states
+forever (objectives -67,586 and -253,805). Each loadings coordinate therefore takes the curvature
+of the terms with absolute weights, ``sum_t |w_t| (W_t^T W_t)[j, j]`` (the scale of the
+multiplicative step's denominator): a proximal step, exact when no weight is negative. Measured
+with it: the simulation converges in 30 iterations (ARI 1.0), the digits-on-texture demo reaches
+ARI 0.94 (3 seeds; multiplicative updates 0.81 after 500 iterations). ``damping`` divides the
+curvature (a shorter step again).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bcnmf.backend import is_sparse
+from bcnmf.backend.coordinate import quadratic_sweeps
+from bcnmf.engine.base import UpdateRule
+from bcnmf.engine.terms import Parts, Term
+from bcnmf.losses import Loss
+from bcnmf.losses.frobenius import Frobenius
+from bcnmf.losses.penalty import Penalty
+
+#: Most sweeps per product, and the fraction of the first sweep's squared step below which a row
+#: stops (Gillis & Glineur's epsilon 0.1 on step norms).
+MAX_SWEEPS = 10
+SWEEP_TOL = 0.01
+
+
+def _sweeps(work_per_row: float, k: int) -> int:
+    """Sweeps worth taking per product: one, plus half the ratio of the product's cost per row
+    (``work_per_row * k``) to a sweep's (``k ** 2``), as Gillis & Glineur advise."""
+    return int(min(1 + 0.5 * work_per_row / k, MAX_SWEEPS))
+
+
+def _offset_removed(term: Term) -> np.ndarray | None:
+    offset = term.loss.offset
+    return None if offset is None else np.asarray(offset, dtype=term.W.dtype)
+
+
+class CoordinateDescent(UpdateRule):
+    """``update="cd"``: HALS coordinate sweeps for squared error (see the module)."""
+
+    name = "cd"
+
+    def supports(self, loss: Loss) -> bool:
+        return isinstance(loss, Frobenius)
+
+    def usage_step(self, term: Term, H: np.ndarray, *, loadings_parts: bool = False) -> Parts | None:
+        X = term.X
+        A = np.asarray(X @ H.T, dtype=term.W.dtype)
+        offset = _offset_removed(term)
+        if offset is not None:
+            A -= (H @ offset)[None, :]
+        G = H @ H.T
+        # Sweeps by the dense product's cost even for sparse data: the fit must not depend on how
+        # the data are stored.
+        quadratic_sweeps(term.W, A, G, np.diag(G).copy(), l1=term.penalty.l1, l2=term.penalty.l2,
+                         allowed=term.topics, max_sweeps=_sweeps(X.shape[1], H.shape[0]), tol=SWEEP_TOL)
+        return self.loadings_parts(term, H) if loadings_parts else None
+
+    def loadings_parts(self, term: Term, H: np.ndarray) -> Parts:
+        """``(W^T (X - offset), W^T W)``."""
+        W = term.W
+        cross = np.asarray((term.X.T @ W).T if is_sparse(term.X) else W.T @ term.X, dtype=H.dtype)
+        offset = _offset_removed(term)
+        if offset is not None:
+            cross -= W.sum(axis=0)[:, None] * offset[None, :]
+        return cross, W.T @ W
+
+    def loadings_step(self, terms: list[Term], H: np.ndarray, parts: list[Parts], penalty: Penalty = Penalty(),
+                      damping: float = 1.0) -> None:
+        cross = sum(term.weight * part[0] for term, part in zip(terms, parts))
+        gram = sum(term.weight * part[1] for term, part in zip(terms, parts))
+        curvature = sum(abs(term.weight) * np.diag(part[1]) for term, part in zip(terms, parts)) / damping
+        columns = np.ascontiguousarray(H.T)
+        rows = sum(term.W.shape[0] for term in terms)
+        quadratic_sweeps(columns, cross.T, gram, curvature, l1=penalty.l1, l2=penalty.l2,
+                         max_sweeps=_sweeps(rows, H.shape[0]), tol=SWEEP_TOL)
+        H[...] = columns.T
+
+
+COORDINATE_DESCENT = CoordinateDescent()
