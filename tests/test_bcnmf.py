@@ -24,14 +24,7 @@ def log_normalize(X):
 @pytest.mark.slow
 @pytest.mark.parametrize("loss", ["kl", "nb", "frobenius"])
 def test_default_settings_recover_target_subgroups(loss):
-    """The issue's bar: ARI >= 0.95 on simulate_contrastive(beta=8) over 3 seeds, NMF near 0.
-
-    Squared error fits by coordinate descent by default, which reaches a 3x lower objective than
-    the multiplicative updates and labels the target's topic in every seed (the multiplicative
-    updates label none); its KMeans clusters of seed 0 miss the bar by 13 of 1,000 cells (0.949;
-    a median split of the enriched topic's share gives 0.992), so there the bar is 0.94 and the
-    label is required too.
-    """
+    """The issue's bar: ARI >= 0.95 on simulate_contrastive(beta=8) over 3 seeds, NMF near 0."""
     for seed in range(3):
         data = simulate_contrastive(seed=seed)
         Xt, Xb = data.target, data.background
@@ -39,14 +32,9 @@ def test_default_settings_recover_target_subgroups(loss):
             Xt, Xb = log_normalize(Xt), log_normalize(Xb)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = BCNMF(2, loss=loss, random_state=seed)
-            usages = model.fit_transform(Xt, Xb)
+            usages = BCNMF(2, loss=loss, random_state=seed).fit_transform(Xt, Xb)
             plain = NMF(2, loss="frobenius" if loss == "frobenius" else "kl", random_state=seed).fit_transform(Xt)
-        if loss == "frobenius":
-            assert clustering_ari(usages, data.target_labels) >= 0.94, seed
-            assert "target-enriched" in model.enrichment_["label"].tolist(), seed
-        else:
-            assert clustering_ari(usages, data.target_labels) >= 0.95, (loss, seed)
+        assert clustering_ari(usages, data.target_labels) >= 0.95, (loss, seed)
         assert abs(clustering_ari(plain, data.target_labels)) < 0.1, (loss, seed)
 
 

@@ -106,10 +106,26 @@ def test_contrastive_coordinate_descent_settles():
     Xt, Xb = np.log1p(data.target), np.log1p(data.background)
     cd = _quiet(BCNMF(2, loss="frobenius", update="cd", random_state=0).fit, Xt, Xb)
     mu = _quiet(BCNMF(2, loss="frobenius", update="mu", random_state=0).fit, Xt, Xb)
-    assert cd.n_iter_ < 100
+    assert cd.n_iter_ < cd.max_iter
     assert cd.objective_curve_[-1] < mu.objective_curve_[-1]
     assert clustering_ari(cd.target_usage_, data.target_labels) >= 0.95
-    assert "target-enriched" in cd.enrichment_["label"].tolist()
+
+
+def test_contrastive_coordinate_descent_descends_on_unrelated_data():
+    """Two unrelated random matrices: ten sweeps per loadings step threw the target's loss from
+    1.7e6 to 1.6e9 at 10,000 x 2,000 (here, 3,000 x 600: up to 1.43x its start within 20
+    iterations); one proximal sweep keeps it within 1% of its start."""
+    def log_counts(seed):
+        rng = np.random.default_rng(seed)
+        X = sp.random(3000, 600, density=0.1, random_state=rng, format="csr", dtype=np.float32)
+        X.data = np.log1p(rng.poisson(3.0, X.nnz).astype(np.float32) + 1)
+        return X
+
+    model = _quiet(BCNMF(20, alpha=1.0, loss="frobenius", update="cd", max_iter=20, tol=0, eval_every=1,
+                         random_state=0).fit, log_counts(1), log_counts(2))
+    assert model.alpha_ == 1.0
+    assert np.all(model.target_loss_curve_ < 1.1 * model.target_loss_curve_[0])
+    assert model.objective_curve_[-1] < 2 * model.objective_curve_[0]  # negative: more than doubled
 
 
 @pytest.mark.parametrize("model, match", [

@@ -56,7 +56,8 @@ class BCNMF(ContrastiveModel):
         Most iterations per start.
     tol : float
         A fit ends when, over ``eval_every`` iterations, the objective changed by less than ``tol``
-        relative to the divergences' sum and the loadings by less than ``10 * tol`` (relative).
+        relative to the divergences' sum and, with a contrastive term (``alpha > 0``), the loadings
+        by less than ``10 * tol`` (relative).
     damping : float
         Exponent in (0, 1] on the loadings step; smaller is slower and steadier.
     offset : float

@@ -32,8 +32,7 @@ class NMF(NMFModel):
         Most iterations per start.
     tol : float
         A fit ends when, over ``eval_every`` iterations, the objective changed by less than ``tol``
-        relative to its scale and the loadings by less than ``10 * tol`` (relative); 0 runs
-        ``max_iter`` iterations.
+        relative to its scale; 0 runs ``max_iter`` iterations.
     l1_ratio, alpha_W, alpha_H : float
         Elastic-net penalties, scaled as in scikit-learn: ``alpha_W * n_features`` on ``W`` and
         ``alpha_H * n_samples`` on ``H``; ``alpha_H="same"`` uses ``alpha_W``.

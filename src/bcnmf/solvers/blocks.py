@@ -140,7 +140,7 @@ def run_block_updates(
     curve, iterations = [], []
     term_curves: list[list[float]] = [[] for _ in terms]
     converged, epoch = False, 0
-    test = ConvergenceTest(tol, H)
+    test = ConvergenceTest(tol, H, watch_loadings=any(term.weight < 0 for term in terms))
     with progress_bar(total=max_epochs, desc=description, disable=not verbose) as bar:
         for epoch in range(1, max_epochs + 1):
             usage_iterations = 1 + (warm_up if epoch == 1 else 0)

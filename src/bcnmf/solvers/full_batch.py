@@ -72,8 +72,9 @@ def run_full_batch(
         Most iterations.
     tol : float
         Stop when ``|f_prev - f| / scale < tol``, ``f`` the objective evaluated every
-        ``eval_every`` iterations and ``scale`` the sum of the divergences (absolute weights), and
-        the loadings moved less than ``10 * tol`` (relative) over the same iterations (see
+        ``eval_every`` iterations and ``scale`` the sum of the divergences (absolute weights), and,
+        with a contrastive (negatively weighted) term, the loadings moved less than ``10 * tol``
+        (relative) over the same iterations (see
         :class:`~bcnmf.solvers.convergence.ConvergenceTest`). ``tol=0`` runs exactly ``max_iter``
         iterations.
     rule : UpdateRule
@@ -122,7 +123,7 @@ def run_full_batch(
         current = curve[-1]
         first = iterations[-1] + 1
     last_saved = first - 1
-    test = ConvergenceTest(tol, H)
+    test = ConvergenceTest(tol, H, watch_loadings=any(term.weight < 0 for term in terms))
     converged = False
     n_iter = first - 1
     with progress_bar(total=max_iter, desc=description, disable=not verbose) as bar:
