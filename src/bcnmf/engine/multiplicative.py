@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bcnmf.backend.multiplicative import multiplicative_step
+from bcnmf.backend.multiplicative import flush_tiny, multiplicative_step
 from bcnmf.engine.base import UpdateRule
 from bcnmf.engine.terms import Parts, Term
 from bcnmf.losses import Loss
@@ -24,9 +24,12 @@ def usage_step(term: Term, H: np.ndarray, *, loadings_parts: bool = False) -> Pa
     """One multiplicative step on ``term.W`` with ``H`` fixed (never increases the term's loss).
 
     With ``loadings_parts`` it also returns the term's gradient parts with respect to ``H`` at the
-    new usages, which some losses compute in the same pass over the data.
+    new usages, which some losses compute in the same pass over the data. Entries too small to
+    matter are set to zero (:func:`~bcnmf.backend.multiplicative.flush_tiny`).
     """
-    return term.loss.usage_step(term.X, term.W, H, term.penalty, loadings_parts=loadings_parts)
+    parts = term.loss.usage_step(term.X, term.W, H, term.penalty, loadings_parts=loadings_parts)
+    flush_tiny(term.W)
+    return parts
 
 
 def loadings_ratio(terms: list[Term], parts: list[Parts]) -> tuple[np.ndarray, np.ndarray]:
@@ -52,6 +55,7 @@ def loadings_step(terms: list[Term], H: np.ndarray, numerator: np.ndarray, denom
     """Apply the (contrastive) multiplicative step on the shared loadings ``H``, in place."""
     exponent = damping * min(term.loss.mu_exponent for term in terms)
     multiplicative_step(H, numerator, penalty.add_to_pos(denominator, H), exponent)
+    flush_tiny(H)
 
 
 def update_loadings(terms: list[Term], H: np.ndarray, penalty: Penalty = Penalty(), damping: float = 1.0,
