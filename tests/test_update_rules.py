@@ -62,8 +62,13 @@ def test_default_update_for_squared_error_is_coordinate_descent(low_rank):
     default = _quiet(NMF(8, max_iter=30, tol=0).fit, low_rank)
     cd = _quiet(NMF(8, update="cd", max_iter=30, tol=0).fit, low_rank)
     np.testing.assert_array_equal(default.components_, cd.components_)
-    assert update_rule("auto", make_loss("kl")) is MULTIPLICATIVE
     assert update_rule("auto", make_loss("frobenius")) is COORDINATE_DESCENT
+    assert update_rule("auto", make_loss("frobenius"), "minibatch", contrastive=True) is COORDINATE_DESCENT
+    assert update_rule("auto", make_loss("kl")) is COORDINATE_DESCENT
+    # KL coordinate descent needs the whole data per loadings step, and keeps out of contrastive fits.
+    assert update_rule("auto", make_loss("kl"), "minibatch") is MULTIPLICATIVE
+    assert update_rule("auto", make_loss("kl"), contrastive=True) is MULTIPLICATIVE
+    assert update_rule("auto", make_loss("nb")) is MULTIPLICATIVE
 
 
 def test_coordinate_descent_reaches_scikit_learn_coordinate_descent(low_rank):
@@ -129,7 +134,8 @@ def test_contrastive_coordinate_descent_descends_on_unrelated_data():
 
 
 @pytest.mark.parametrize("model, match", [
-    (NMF(2, loss="kl", update="cd"), "update='cd' fits squared error only"),
+    (NMF(2, loss="beta", beta=1.5, update="cd"), "update='cd' fits squared error and KL only"),
+    (BCNMF(2, loss="kl", update="cd"), "update='mu' for alpha > 0"),
     (NMF(2, update="newton"), "update='newton' is not known"),
     (BCNMF(2, loss="nb", update="cd"), "use update='mu' for loss='nb'"),
 ])

@@ -1,7 +1,7 @@
 """One step of a fit: the usage and loading updates of a list of terms sharing the loadings.
 
 An update rule is a plug-in of this layer (:class:`UpdateRule`: multiplicative updates for every
-loss, coordinate descent for squared error); the solvers schedule whichever rule is chosen.
+loss, coordinate descent for squared error and KL); the solvers schedule whichever rule is chosen.
 """
 
 from bcnmf.engine.base import UpdateRule
@@ -10,7 +10,6 @@ from bcnmf.engine.multiplicative import (
     MULTIPLICATIVE,
     loadings_ratio,
     loadings_step,
-    update_loadings,
     usage_step,
 )
 from bcnmf.engine.rules import UPDATE_RULES, UPDATES, update_rule
@@ -24,4 +23,4 @@ from bcnmf.engine.terms import (
 
 __all__ = ["COORDINATE_DESCENT", "MULTIPLICATIVE", "UPDATES", "UPDATE_RULES", "Parts", "Term", "UpdateRule",
            "cap_modelled_totals", "loadings_ratio", "loadings_step", "normalize_loadings", "objective",
-           "update_loadings", "update_rule", "usage_step"]
+           "update_rule", "usage_step"]

@@ -23,8 +23,13 @@ class UpdateRule(ABC):
     name: str = ""
 
     @abstractmethod
-    def supports(self, loss: Loss) -> bool:
-        """Whether this rule can fit ``loss``."""
+    def supports(self, loss: Loss, contrastive: bool = False) -> bool:
+        """Whether this rule can fit ``loss``, in a model with a negatively weighted term when
+        ``contrastive``."""
+
+    def schedules(self, loss: Loss) -> tuple[str, ...]:
+        """The schedules (``solver=`` values) that can run this rule on ``loss``."""
+        return ("full", "minibatch", "online")
 
     @abstractmethod
     def usage_step(self, term: Term, H: np.ndarray, *, loadings_parts: bool = False) -> Parts | None:

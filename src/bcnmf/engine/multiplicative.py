@@ -58,18 +58,12 @@ def loadings_step(terms: list[Term], H: np.ndarray, numerator: np.ndarray, denom
     flush_tiny(H)
 
 
-def update_loadings(terms: list[Term], H: np.ndarray, penalty: Penalty = Penalty(), damping: float = 1.0,
-                    parts: list[Parts] | None = None) -> None:
-    """One loadings step from the current usages (``parts`` if already computed), in place."""
-    MULTIPLICATIVE.update_loadings(terms, H, penalty, damping, parts)
-
-
 class Multiplicative(UpdateRule):
     """``update="mu"``: the multiplicative steps above, for every loss."""
 
     name = "mu"
 
-    def supports(self, loss: Loss) -> bool:
+    def supports(self, loss: Loss, contrastive: bool = False) -> bool:
         return True
 
     def usage_step(self, term: Term, H: np.ndarray, *, loadings_parts: bool = False) -> Parts | None:

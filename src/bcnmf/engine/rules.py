@@ -12,21 +12,31 @@ UPDATE_RULES: dict[str, UpdateRule] = {rule.name: rule for rule in (MULTIPLICATI
 UPDATES = ("auto", *UPDATE_RULES)
 
 
-def update_rule(update: str, loss: Loss) -> UpdateRule:
-    """The rule of ``update`` for ``loss``: ``"auto"`` takes coordinate descent where it applies
-    (squared error with every entry observed), multiplicative updates otherwise.
+def update_rule(update: str, loss: Loss, schedule: str = "full", contrastive: bool = False) -> UpdateRule:
+    """The rule of ``update`` for ``loss`` in ``schedule`` (a ``solver=`` value), in a model with a
+    negatively weighted term when ``contrastive``: ``"auto"`` takes coordinate descent where it
+    applies (squared error, or KL in the full-batch schedule without a contrastive term, every
+    entry observed), multiplicative updates otherwise.
 
     Raises
     ------
     ValueError
-        For an unknown name, or a rule that cannot fit ``loss``.
+        For an unknown name, or a rule that cannot fit ``loss`` or run in ``schedule``.
     """
     if update == "auto":
-        return COORDINATE_DESCENT if COORDINATE_DESCENT.supports(loss) else MULTIPLICATIVE
+        cd = COORDINATE_DESCENT
+        return cd if cd.supports(loss, contrastive) and schedule in cd.schedules(loss) else MULTIPLICATIVE
     if update not in UPDATE_RULES:
         raise ValueError(f"update={update!r} is not known; choose one of {UPDATES}.")
     rule = UPDATE_RULES[update]
     if not rule.supports(loss):
-        raise ValueError(f"update={update!r} fits squared error only (loss='frobenius', every entry observed); "
-                         f"use update='mu' for loss={loss.name!r} or for missing entries.")
+        raise ValueError(f"update={update!r} fits squared error and KL only (loss='frobenius' or 'kl', every entry "
+                         f"observed); use update='mu' for loss={loss.name!r} or for missing entries.")
+    if not rule.supports(loss, contrastive):
+        raise ValueError(f"update={update!r} fits loss={loss.name!r} without a contrastive term only (alpha=0); "
+                         "use update='mu' for alpha > 0.")
+    if schedule not in rule.schedules(loss):
+        allowed = " or ".join(repr(name) for name in rule.schedules(loss))
+        raise ValueError(f"update={update!r} with loss={loss.name!r} runs with solver={allowed}; for "
+                         f"solver={schedule!r} (and partial_fit for 'online') use update='mu'.")
     return rule

@@ -31,6 +31,8 @@ class Term:
         Penalty on ``W``.
     topics : boolean ndarray of shape (k,), optional
         Topics the usages may use (the others stay zero); None for all.
+    derived : dict
+        Forms of ``X`` that an update rule builds once and keeps for the fit (the data by column).
     """
 
     X: object
@@ -39,6 +41,7 @@ class Term:
     weight: float = 1.0
     penalty: Penalty = field(default_factory=Penalty)
     topics: np.ndarray | None = None
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
 
     def divergence(self, H: np.ndarray) -> float:
         return self.loss.value(self.X, self.W, H)

@@ -132,21 +132,16 @@ def usages_for(X, H: np.ndarray, loss: Loss, *, max_iter: int, tol: float, eval_
     return term.W
 
 
-def check_update(estimator) -> None:
-    """Reject an unknown ``update=``, or one that cannot fit the estimator's loss, before any work
-    (the loss and beta checked already)."""
-    update_rule(estimator.update, make_loss(estimator.loss, beta=estimator.beta))
+def check_update(estimator, contrastive: bool = False) -> None:
+    """Reject an unknown ``update=``, or one that cannot fit the estimator's loss (in a contrastive
+    model when ``contrastive``), before any work (the loss and beta checked already)."""
+    update_rule(estimator.update, make_loss(estimator.loss, beta=estimator.beta), contrastive=contrastive)
 
 
-def chosen_rule(estimator, loss: Loss, solver: str) -> UpdateRule:
-    """The update rule of a fit: ``estimator.update`` for ``loss`` (see
-    :func:`bcnmf.engine.update_rule`); the online schedule runs multiplicative updates only."""
-    if solver == "online":
-        if estimator.update not in ("auto", MULTIPLICATIVE.name):
-            raise ValueError(f"update={estimator.update!r} runs with solver='full' or 'minibatch'; the online "
-                             "schedule (solver='online', partial_fit) takes update='mu'.")
-        return MULTIPLICATIVE
-    return update_rule(estimator.update, loss)
+def chosen_rule(estimator, loss: Loss, solver: str, contrastive: bool = False) -> UpdateRule:
+    """The update rule of a fit: ``estimator.update`` for ``loss`` in the ``solver`` schedule (see
+    :func:`bcnmf.engine.update_rule`)."""
+    return update_rule(estimator.update, loss, solver, contrastive)
 
 
 class StartingPoints:

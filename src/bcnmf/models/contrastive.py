@@ -190,7 +190,7 @@ class ContrastiveModel(BaseEstimator):
         check_positive(self.damping, "damping", upper=1.0)
         check_positive(self.offset, "offset")
         check_solver(self)
-        check_update(self)
+        check_update(self, self._contrastive())
         if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, numbers.Integral) \
                 or self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every={self.checkpoint_every!r} must be a positive integer.")
@@ -223,6 +223,10 @@ class ContrastiveModel(BaseEstimator):
         if self.alpha is None:
             return 1.0 if self.n_enriched is None else 0.0
         return float(self.alpha)
+
+    def _contrastive(self) -> bool:
+        """Whether the objective has a negatively weighted term (alpha > 0, or chosen)."""
+        return isinstance(self.alpha, str) or self._alpha() > 0
 
     def _make_loss(self, offset, dispersion=None, zero_inflation=None):
         return make_loss(
@@ -295,7 +299,7 @@ class ContrastiveModel(BaseEstimator):
         H_custom = self._custom_loadings(H, k, Xt.shape[1], dtype)
         pattern = None if solver != "full" else left_out_t if left_out_t is not None else left_out_b
         rule = chosen_rule(self, self._make_loss(None) if pattern is None else HeldOutEntries(self._make_loss(None), pattern),
-                           solver)
+                           solver, self._contrastive())
         if solver == "full":
             warn_empty_columns([Xt, Xb], "X_target and X_background together")
         checkpoint = self._checkpoint(solver, [Xt, Xb] + [p for p in (left_out_t, left_out_b) if p is not None]
@@ -393,7 +397,7 @@ class ContrastiveModel(BaseEstimator):
             means = self._total_caps(target_mean, background_mean, offset, (1, 1), dtype)
             self._online_specs = self._model_terms(k, self._alpha())
             warm = self._warm_terms((Xt, Xb), self._online_specs, H0, offset,
-                                    rule=chosen_rule(self, self._make_loss(offset), "online"))
+                                    rule=chosen_rule(self, self._make_loss(offset), "online", self._contrastive()))
             self._online = OnlineState(
                 H0, [(term.loss, spec.weight, Penalty(), spec.topics) for spec, term in zip(self._online_specs, warm)],
                 forget_factor=self.forget_factor, damping=self.damping, normalize=True,
@@ -587,7 +591,7 @@ class ContrastiveModel(BaseEstimator):
         """
         target, background = terms[0], terms[1]
         refit = None if self.n_enriched is None else dict(max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
-                                                          rule=chosen_rule(self, background.loss, "full"))
+                                                          rule=chosen_rule(self, background.loss, "full", self._contrastive()))
         totals_t, _ = _row_totals_and_usages(target.X, H, self.batch_size)
         totals_b, free_b = _row_totals_and_usages(background.X, H, self.batch_size, background.loss, refit)
         table = topic_enrichment(target.W, background.W if free_b is None else free_b,
@@ -607,7 +611,7 @@ class ContrastiveModel(BaseEstimator):
         X = scale.data(check_new_data(self, X))
         loss = self._fitted_loss(background)
         return scale.to_data_units(usages_for(X, self.components_, loss, max_iter=self.max_iter, tol=self.tol,
-                                              eval_every=self.eval_every, rule=chosen_rule(self, loss, "full")))
+                                              eval_every=self.eval_every, rule=chosen_rule(self, loss, "full", self._contrastive())))
 
     def divergence(self, X, *, components: np.ndarray | None = None, background: bool = False) -> float:
         """How far the rows of ``X`` are from the model: the fitted likelihood's divergence (of the
@@ -622,7 +626,7 @@ class ContrastiveModel(BaseEstimator):
         scale = DataScale.of(self)
         X, loss = scale.data(X), self._fitted_loss(background)
         W = usages_for(X, H, loss, max_iter=self.max_iter, tol=self.tol, eval_every=self.eval_every,
-                       rule=chosen_rule(self, loss, "full"))
+                       rule=chosen_rule(self, loss, "full", self._contrastive()))
         return scale.divergence(loss.value(X, W, H))
 
     def _fitted_loss(self, background: bool):

@@ -116,8 +116,8 @@ def run_block_updates(
         Stop when the objective, summed over a pass, changes by less than ``tol`` times its scale
         over ``eval_every`` passes (the full-batch solver's rule, with passes for iterations).
     rule : UpdateRule
-        How the usages and (once per pass) the loadings move; the online schedule runs
-        multiplicative updates only.
+        How the usages and (once per pass) the loadings move: one that runs in ``schedule`` (see
+        :meth:`~bcnmf.engine.UpdateRule.schedules`; :func:`~bcnmf.engine.update_rule` checks).
     eval_every : int
         Passes between evaluations of the objective (also taken after the first and the last
         pass) and convergence checks.
@@ -132,9 +132,6 @@ def run_block_updates(
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule={schedule!r}; choose one of {SCHEDULES}.")
-    if schedule == "online" and rule is not MULTIPLICATIVE:
-        raise ValueError(f"update={rule.name!r} runs in the full-batch and mini-batch schedules; the online "
-                         "schedule takes update='mu'.")
     exponent = damping * min(term.loss.mu_exponent for term in terms)
     online = OnlineStatistics(H, exponent, forget_factor, n_blocks) if schedule == "online" else None
     curve, iterations = [], []
