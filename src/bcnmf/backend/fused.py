@@ -19,6 +19,7 @@ of :mod:`bcnmf.backend.simd` run whole vectors that never straddle two cache lin
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numba
@@ -286,11 +287,31 @@ def _csr_parts(X: sp.csr_matrix, W: np.ndarray, Hp: np.ndarray):
     if not X.has_sorted_indices:
         X = X.sorted_indices()
     data = X.data if X.data.dtype == W.dtype else X.data.astype(W.dtype)
-    width = max(LANES, TILE_BYTES // Hp.strides[0])
+    return _tiles(X, max(LANES, TILE_BYTES // Hp.strides[0])), X.indices, data
+
+
+#: Tile pointers of the matrices being fitted, by the identity of their index arrays: a fit calls
+#: the kernels on the same matrices every iteration, and the pointers cost 1.6 ms per call at
+#: 10,000 x 3,000 (10% of a whole 40-iteration bcNMF fit). An entry goes with its arrays.
+_TILE_CACHE: dict[tuple[int, int, int], tuple[weakref.ref, weakref.ref, np.ndarray]] = {}
+
+
+def _tiles(X: sp.csr_matrix, width: int) -> np.ndarray:
+    """``tiles[i, c]``: where row ``i``'s entries in feature tile ``c`` (``width`` features) start."""
+    key = (id(X.indptr), id(X.indices), width)
+    cached = _TILE_CACHE.get(key)
+    if cached is not None and cached[0]() is X.indptr and cached[1]() is X.indices:
+        return cached[2]
     n_tiles = -(-X.shape[1] // width)
+    # int64: with int32 pointers the KL sweep ran 23% slower (11.7 against 14.4 ms per call).
     tiles = np.empty((X.shape[0], n_tiles + 1), dtype=np.int64)
     _tile_pointers(X.indptr.astype(np.int64, copy=False), X.indices, width, tiles)
-    return tiles, X.indices, data
+
+    def forget(_, key=key):
+        _TILE_CACHE.pop(key, None)
+
+    _TILE_CACHE[key] = (weakref.ref(X.indptr, forget), weakref.ref(X.indices, forget), tiles)
+    return tiles
 
 
 def sparse_w_parts(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, rule: EntryRule):

@@ -543,8 +543,9 @@ class ContrastiveModel(BaseEstimator):
             else:
                 pattern = left_out[spec.dataset]
                 loss = self._make_loss(offset) if pattern is None else HeldOutEntries(self._make_loss(offset), pattern)
+            # No convergence test (tol=0): the objective is taken at the start and the end only.
             W = usages_for(data[spec.dataset], H, loss, max_iter=WARM_UP_ITERATIONS, tol=0.0,
-                           eval_every=self.eval_every, topics=spec.topics, rule=rule)
+                           eval_every=WARM_UP_ITERATIONS, topics=spec.topics, rule=rule)
             if spec.dataset not in losses:
                 loss.freeze_nuisance()
                 losses[spec.dataset] = loss
