@@ -103,8 +103,9 @@ def contrastive_loadings(X_target, X_background, k: int, rng: np.random.Generato
     it among the shared programs, where the contrastive updates stall at a saddle that mixes all
     programs (measured: ARI 0.00 vs 1.00 from this start on the default simulation, 3 seeds).
 
-    The data are read in row blocks and transformed one block at a time, so the start needs no
-    copy of the data (the ``log1p`` copies of two 20,000 x 50,000 matrices at 5% were 400 MB).
+    It reads at most :data:`START_ROWS` rows of each dataset, drawn with ``rng``, in row blocks
+    transformed one block at a time, so the start needs no copy of the data (the ``log1p`` copies
+    of two 20,000 x 50,000 matrices at 5% were 400 MB).
 
     Parameters
     ----------
