@@ -14,7 +14,7 @@ from bcnmf.backend.fused import (
     KL,
     NB,
     ZINB,
-    _thread_bounds,
+    thread_bounds,
     kl_usage_sweep,
     make_rule,
     sparse_h_parts,
@@ -117,6 +117,6 @@ def test_kl_sweep_refuses_a_non_contiguous_usage_array():
 
 def test_thread_blocks_cover_every_row_once():
     X, _, _ = _data(n=101)
-    bounds = _thread_bounds(X)
+    bounds = thread_bounds(X)
     assert bounds[0] == 0 and bounds[-1] == X.shape[0]
     assert np.all(np.diff(bounds) >= 0)

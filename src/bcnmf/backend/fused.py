@@ -254,7 +254,7 @@ def _padded_transpose(H: np.ndarray, dtype) -> np.ndarray:
     return Hp
 
 
-def _thread_bounds(X: sp.csr_matrix) -> np.ndarray:
+def thread_bounds(X: sp.csr_matrix) -> np.ndarray:
     """Row boundaries that give each thread about the same number of stored entries."""
     n_blocks = max(1, min(numba.get_num_threads(), X.shape[0]))
     targets = np.linspace(0, X.indptr[-1], n_blocks + 1)
@@ -328,7 +328,7 @@ def sparse_w_parts(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, rule: EntryRu
     neg = np.empty(W.shape, dtype=W.dtype)
     pos = np.empty(W.shape if rule.has_pos_correction else (1, W.shape[1]), dtype=W.dtype)
     _w_parts(*_csr_parts(X, W, Hp), np.ascontiguousarray(W), Hp, rule.offset, rule.size, rule.zero_inflation,
-             rule.mode, W.dtype.type(rule.power), W.dtype.type(rule.floor), _thread_bounds(X), row_blocks(Hp.shape[1]), neg, pos)
+             rule.mode, W.dtype.type(rule.power), W.dtype.type(rule.floor), thread_bounds(X), row_blocks(Hp.shape[1]), neg, pos)
     return neg, (pos if rule.has_pos_correction else None)
 
 
@@ -342,7 +342,7 @@ def sparse_h_parts(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, rule: EntryRu
     pos_correction : ndarray of shape (k, p), or None when the rule has none
     """
     Hp = _padded_transpose(H, W.dtype)
-    bounds = _thread_bounds(X)
+    bounds = thread_bounds(X)
     neg = _thread_buffers(len(bounds) - 1, Hp, True)
     pos = _thread_buffers(len(bounds) - 1, Hp, rule.has_pos_correction)
     _h_parts(*_csr_parts(X, W, Hp), np.ascontiguousarray(W), Hp, rule.offset, rule.size, rule.zero_inflation,
@@ -362,7 +362,7 @@ def sparse_value(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, rule: EntryRule
     if not fused_value_supported(rule):
         raise ValueError(f"no fused value for entry rule {rule.mode} with power {rule.power}")
     Hp = _padded_transpose(H, W.dtype)
-    bounds = _thread_bounds(X)
+    bounds = thread_bounds(X)
     totals = np.zeros(len(bounds) - 1)
     _entries_value(*_csr_parts(X, W, Hp), np.ascontiguousarray(W), Hp, rule.offset, rule.size, rule.mode,
                    W.dtype.type(rule.power), W.dtype.type(rule.floor), bounds, row_blocks(Hp.shape[1]), totals)
@@ -400,7 +400,7 @@ def kl_usage_sweep(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, offset: np.nd
     if not W.flags.c_contiguous:
         raise ValueError("kl_usage_sweep updates W in place and needs it C-contiguous")
     Hp = _padded_transpose(H, W.dtype)
-    bounds = _thread_bounds(X)
+    bounds = thread_bounds(X)
     neg = _thread_buffers(len(bounds) - 1, Hp, True)
     _kl_sweep(*_csr_parts(X, W, Hp), W, Hp, offset.astype(W.dtype, copy=False), W.dtype.type(np.finfo(np.float32).eps),
               denominator.astype(W.dtype), W.dtype.type(l2), float(exponent), bounds, row_blocks(Hp.shape[1]), neg)

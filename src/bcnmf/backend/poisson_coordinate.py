@@ -23,6 +23,8 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from bcnmf.backend.fused import thread_bounds
+
 _JIT = {"fastmath": True, "error_model": "numpy", "cache": True, "nogil": True}
 
 
@@ -90,15 +92,6 @@ def _sweeps(indptr, indices, data, F, G, linear, weight, curvature_weight, row_o
                     break
 
 
-def _thread_bounds(indptr: np.ndarray) -> np.ndarray:
-    """Row boundaries that give each thread about the same number of stored entries."""
-    n_rows = indptr.shape[0] - 1
-    n_blocks = max(1, min(numba.get_num_threads(), n_rows))
-    bounds = np.searchsorted(indptr, np.linspace(0, indptr[-1], n_blocks + 1), side="left").astype(np.int64)
-    bounds[0], bounds[-1] = 0, n_rows
-    return np.maximum.accumulate(bounds)
-
-
 def kl_sweeps(X: sp.csr_matrix, F: np.ndarray, G: np.ndarray, linear: np.ndarray, *,
               weight: np.ndarray | None = None, curvature_weight: np.ndarray | None = None,
               row_offset: np.ndarray | None = None, column_offset: np.ndarray | None = None,
@@ -149,4 +142,4 @@ def kl_sweeps(X: sp.csr_matrix, F: np.ndarray, G: np.ndarray, linear: np.ndarray
             given(row_offset, np.zeros(n, dtype=dtype)), given(column_offset, np.zeros(q, dtype=dtype)),
             dtype.type(np.finfo(np.float32).eps), dtype.type(l1), dtype.type(l2),
             np.ones(F.shape[1], dtype=np.bool_) if allowed is None else np.asarray(allowed, dtype=np.bool_),
-            int(max_sweeps), float(tol), _thread_bounds(X.indptr), max(width, 1))
+            int(max_sweeps), float(tol), thread_bounds(X), max(width, 1))
