@@ -14,7 +14,7 @@ after which the model values ``m`` of the row's entries are updated in place (Hs
 
 The same kernel serves the usages (rows of ``X``, ``G = H^T``) and the loadings (rows of ``X^T``,
 ``G`` the usages), and, for the loadings of several terms, rows of their transposes stacked side
-by side with a signed weight per stacked column.
+by side with a weight per stacked column.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def _sweeps(indptr, indices, data, F, G, linear, weight, curvature_weight, row_o
     for t in numba.prange(bounds.shape[0] - 1):
         local = np.empty((k, width), F.dtype)  # G's rows at this row's entries, topic by topic
         model = np.empty(width, F.dtype)
-        signed = np.empty(width, F.dtype)
-        absolute = np.empty(width, F.dtype)
+        weighted = np.empty(width, F.dtype)
+        damped = np.empty(width, F.dtype)
         for a in range(bounds[t], bounds[t + 1]):
             start = indptr[a]
             n = indptr[a + 1] - start
@@ -49,8 +49,8 @@ def _sweeps(indptr, indices, data, F, G, linear, weight, curvature_weight, row_o
                     local[r, q] = G[b, r]
                     v += f[r] * G[b, r]
                 model[q] = max(v, floor)
-                signed[q] = data[start + q] * weight[b]
-                absolute[q] = data[start + q] * curvature_weight[b]
+                weighted[q] = data[start + q] * weight[b]
+                damped[q] = data[start + q] * curvature_weight[b]
             first = 0.0
             for sweep in range(max_sweeps):
                 change = 0.0
@@ -61,8 +61,8 @@ def _sweeps(indptr, indices, data, F, G, linear, weight, curvature_weight, row_o
                     curvature = l2 + zero
                     for q in range(n):
                         ratio = local[r, q] / model[q]
-                        gradient -= signed[q] * ratio
-                        curvature += absolute[q] * ratio * ratio
+                        gradient -= weighted[q] * ratio
+                        curvature += damped[q] * ratio * ratio
                     if curvature > 0:
                         new = max(f[r] - gradient / curvature, zero)
                         data_part = linear[r] + l1 + l2 * f[r] - gradient
@@ -115,8 +115,8 @@ def kl_sweeps(X: sp.csr_matrix, F: np.ndarray, G: np.ndarray, linear: np.ndarray
     linear : ndarray, shape (k,)
         The linear part of every row's problem (column sums of the fixed factor, weighted).
     weight, curvature_weight : ndarray of shape (q,), optional
-        ``w_b`` and ``c_b`` per column of ``X`` (ones when None): signed term weights, and the
-        absolute weights over any damping, which keep each step's curvature positive.
+        ``w_b`` and ``c_b`` per column of ``X`` (ones when None): term weights, and the same over
+        any damping.
     row_offset, column_offset : ndarray, optional
         The model's floor, by row or by column of ``X`` (zeros when None).
     l1, l2 : float
