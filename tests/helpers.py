@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import anndata as ad
@@ -10,6 +11,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from bcnmf.enrichment.gene_sets import bundled
+
+def quiet(fit, *args, **kwargs):
+    """``fit(*args, **kwargs)`` with warnings silenced (convergence warnings of short test fits)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit(*args, **kwargs)
+
 
 #: Hallmark sets the planted target programs are drawn from.
 PLANTED = ("HALLMARK_INTERFERON_GAMMA_RESPONSE", "HALLMARK_OXIDATIVE_PHOSPHORYLATION")

@@ -4,8 +4,6 @@ bad blocks are refused before any work."""
 
 from __future__ import annotations
 
-import warnings
-
 import anndata
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ import scipy.sparse as sp
 
 from bcnmf import BCNMF, NMF
 from bcnmf.evaluation import clustering_ari
+from helpers import quiet
 
 
 @pytest.fixture(scope="module")
@@ -21,20 +20,14 @@ def sparse_sim(request):
     return sp.csr_matrix(sim.target), sp.csr_matrix(sim.background), sim.target_labels
 
 
-def _quiet(fit, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit(*args, **kwargs)
-
-
 # KL's default full-batch rule (coordinate descent) does not run in blocks: both fits take the
 # multiplicative updates, so that the schedules are compared and not the local minima of two rules.
 @pytest.mark.parametrize("loss,kwargs", [("kl", {"update": "mu"}), ("frobenius", {}), ("nb", {"dispersion": 0.2})])
 def test_nmf_minibatch_reaches_the_full_batch_objective(loss, kwargs, sparse_sim):
     X = sparse_sim[0]
     common = dict(n_components=4, loss=loss, random_state=0, max_iter=300, **kwargs)
-    full = _quiet(NMF(solver="full", **common).fit, X)
-    mini = _quiet(NMF(solver="minibatch", batch_size=64, **common).fit, X)
+    full = quiet(NMF(solver="full", **common).fit, X)
+    mini = quiet(NMF(solver="minibatch", batch_size=64, **common).fit, X)
     assert mini.objective_curve_[-1] == pytest.approx(full.objective_curve_[-1], rel=0.02)
     assert np.all(np.diff(mini.objective_curve_) <= 1e-6 * abs(mini.objective_curve_[0]))
 
@@ -43,8 +36,8 @@ def test_nmf_minibatch_reaches_the_full_batch_objective(loss, kwargs, sparse_sim
 def test_bcnmf_minibatch_reaches_the_full_batch_objective(loss, sparse_sim):
     Xt, Xb, labels = sparse_sim
     common = dict(n_components=2, loss=loss, random_state=0, max_iter=300)
-    full = _quiet(BCNMF(solver="full", **common).fit, Xt, Xb)
-    mini = _quiet(BCNMF(solver="minibatch", batch_size=64, **common).fit, Xt, Xb)
+    full = quiet(BCNMF(solver="full", **common).fit, Xt, Xb)
+    mini = quiet(BCNMF(solver="minibatch", batch_size=64, **common).fit, Xt, Xb)
     assert mini.objective_curve_[-1] == pytest.approx(full.objective_curve_[-1], rel=0.02)
     assert clustering_ari(mini.target_usage_, labels) == pytest.approx(1.0)
     assert mini.background_usage_.shape == (Xb.shape[0], 2)
@@ -52,7 +45,7 @@ def test_bcnmf_minibatch_reaches_the_full_batch_objective(loss, sparse_sim):
 
 def test_bcnmf_online_recovers_the_planted_groups(sparse_sim):
     Xt, Xb, labels = sparse_sim
-    model = _quiet(BCNMF(2, solver="online", batch_size=50, random_state=0, max_iter=60).fit, Xt, Xb)
+    model = quiet(BCNMF(2, solver="online", batch_size=50, random_state=0, max_iter=60).fit, Xt, Xb)
     assert clustering_ari(model.target_usage_, labels) > 0.95
     assert np.isfinite(model.components_).all()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
@@ -13,12 +12,7 @@ from bcnmf import BCNMF, NMF
 from bcnmf.backend.poisson_coordinate import kl_sweeps
 from bcnmf.evaluation import clustering_ari
 from bcnmf.models.starts import initialize
-
-
-def _quiet(fit, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit(*args, **kwargs)
+from helpers import quiet
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +61,7 @@ def test_kl_coordinate_descent_beats_multiplicative_updates_from_the_same_start(
 
     def fit(update, n_iter):
         model = NMF(6, loss="kl", update=update, init="custom", max_iter=n_iter, tol=0, eval_every=1, dtype="float64")
-        W = _quiet(model.fit_transform, X, W=W0.copy(), H=H0.copy())
+        W = quiet(model.fit_transform, X, W=W0.copy(), H=H0.copy())
         return model, _kl(poisson_counts, W, model.components_)
 
     cd, cd_value = fit("cd", 30)
@@ -79,10 +73,10 @@ def test_kl_coordinate_descent_beats_multiplicative_updates_from_the_same_start(
 
 
 def test_kl_default_is_coordinate_descent_and_keeps_penalties(poisson_counts):
-    default = _quiet(NMF(6, loss="kl", max_iter=40, tol=0).fit, poisson_counts)
-    cd = _quiet(NMF(6, loss="kl", update="cd", max_iter=40, tol=0).fit, poisson_counts)
+    default = quiet(NMF(6, loss="kl", max_iter=40, tol=0).fit, poisson_counts)
+    cd = quiet(NMF(6, loss="kl", update="cd", max_iter=40, tol=0).fit, poisson_counts)
     np.testing.assert_array_equal(default.components_, cd.components_)
-    sparse_fit = _quiet(NMF(6, loss="kl", update="cd", max_iter=40, alpha_H=0.5, l1_ratio=1.0).fit, poisson_counts)
+    sparse_fit = quiet(NMF(6, loss="kl", update="cd", max_iter=40, alpha_H=0.5, l1_ratio=1.0).fit, poisson_counts)
     # L1 on the loadings shrinks them (the usages take the scale).
     assert sparse_fit.components_.sum() < 0.9 * cd.components_.sum()
 
@@ -106,7 +100,7 @@ def test_kl_coordinate_descent_with_a_contrastive_term_is_refused_before_work(po
 def test_disentangled_kl_fit_finds_the_same_programs_with_coordinate_descent(small_sim):
     """Shared and enriched topics at alpha = 0 (the default model): coordinate descent labels the
     same topics as the multiplicative updates, in far fewer iterations."""
-    fits = {update: _quiet(BCNMF(7, n_enriched=2, loss="kl", update=update, random_state=0).fit,
+    fits = {update: quiet(BCNMF(7, n_enriched=2, loss="kl", update=update, random_state=0).fit,
                            small_sim.target, small_sim.background)
             for update in ("mu", "cd")}
     cd, mu = fits["cd"], fits["mu"]

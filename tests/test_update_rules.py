@@ -16,12 +16,7 @@ from bcnmf.datasets import digits_on_texture, simulate_contrastive
 from bcnmf.engine import COORDINATE_DESCENT, MULTIPLICATIVE, update_rule
 from bcnmf.evaluation import clustering_ari
 from bcnmf.losses import make_loss
-
-
-def _quiet(fit, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit(*args, **kwargs)
+from helpers import quiet
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +46,16 @@ def test_sweeps_solve_a_non_negative_quadratic_problem():
 @pytest.mark.parametrize("sparse", [False, True])
 def test_coordinate_descent_never_increases_the_objective_and_beats_multiplicative_updates(low_rank, sparse):
     X = sp.csr_matrix(low_rank) if sparse else low_rank
-    cd = _quiet(NMF(8, update="cd", max_iter=30, tol=0, eval_every=1, dtype="float64").fit, X)
-    mu = _quiet(NMF(8, update="mu", max_iter=300, tol=0, dtype="float64").fit, X)
+    cd = quiet(NMF(8, update="cd", max_iter=30, tol=0, eval_every=1, dtype="float64").fit, X)
+    mu = quiet(NMF(8, update="mu", max_iter=300, tol=0, dtype="float64").fit, X)
     curve = cd.objective_curve_
     assert np.all(np.diff(curve) <= 1e-9 * curve[0])
     assert curve[-1] < mu.objective_curve_[-1]  # 30 sweeps of CD below 300 multiplicative steps
 
 
 def test_default_update_for_squared_error_is_coordinate_descent(low_rank):
-    default = _quiet(NMF(8, max_iter=30, tol=0).fit, low_rank)
-    cd = _quiet(NMF(8, update="cd", max_iter=30, tol=0).fit, low_rank)
+    default = quiet(NMF(8, max_iter=30, tol=0).fit, low_rank)
+    cd = quiet(NMF(8, update="cd", max_iter=30, tol=0).fit, low_rank)
     np.testing.assert_array_equal(default.components_, cd.components_)
     assert update_rule("auto", make_loss("frobenius")) is COORDINATE_DESCENT
     assert update_rule("auto", make_loss("frobenius"), "minibatch", contrastive=True) is COORDINATE_DESCENT
@@ -72,22 +67,22 @@ def test_default_update_for_squared_error_is_coordinate_descent(low_rank):
 
 
 def test_coordinate_descent_reaches_scikit_learn_coordinate_descent(low_rank):
-    theirs = _quiet(SklearnNMF(8, solver="cd", init="nndsvda", max_iter=1000, tol=1e-8, random_state=0).fit, low_rank)
-    ours = _quiet(NMF(8, update="cd", init="nndsvda", max_iter=1000, tol=1e-8, dtype="float64").fit, low_rank)
+    theirs = quiet(SklearnNMF(8, solver="cd", init="nndsvda", max_iter=1000, tol=1e-8, random_state=0).fit, low_rank)
+    ours = quiet(NMF(8, update="cd", init="nndsvda", max_iter=1000, tol=1e-8, dtype="float64").fit, low_rank)
     assert ours.reconstruction_err_ <= 1.001 * theirs.reconstruction_err_
 
 
 def test_coordinate_descent_keeps_penalties_and_mini_batches(low_rank):
-    plain = _quiet(NMF(8, update="cd", max_iter=100).fit, low_rank)
-    sparse_fit = _quiet(NMF(8, update="cd", max_iter=100, alpha_W=0.05, alpha_H=0.05, l1_ratio=1.0).fit, low_rank)
+    plain = quiet(NMF(8, update="cd", max_iter=100).fit, low_rank)
+    sparse_fit = quiet(NMF(8, update="cd", max_iter=100, alpha_W=0.05, alpha_H=0.05, l1_ratio=1.0).fit, low_rank)
     assert (sparse_fit.components_ == 0).mean() > (plain.components_ == 0).mean() + 0.05
-    mini = _quiet(NMF(8, update="cd", solver="minibatch", batch_size=50, max_iter=100).fit, low_rank)
+    mini = quiet(NMF(8, update="cd", solver="minibatch", batch_size=50, max_iter=100).fit, low_rank)
     assert mini.reconstruction_err_ == pytest.approx(plain.reconstruction_err_, rel=0.02)
 
 
 def test_disentangled_topics_stay_restricted_under_coordinate_descent(small_sim):
     Xt, Xb = np.log1p(small_sim.target), np.log1p(small_sim.background)
-    model = _quiet(BCNMF(7, n_enriched=2, loss="frobenius", update="cd", random_state=0).fit, Xt, Xb)
+    model = quiet(BCNMF(7, n_enriched=2, loss="frobenius", update="cd", random_state=0).fit, Xt, Xb)
     assert np.all(model.background_usage_[:, -2:] == 0)
     assert model.enrichment_["label"].tolist()[-2:] == ["target-enriched"] * 2
     assert clustering_ari(model.target_usage_[:, -2:], small_sim.target_labels) >= 0.95
@@ -99,7 +94,7 @@ def test_published_model_reproduces_the_digits_demo_with_coordinate_descent():
     scores = []
     for seed in range(3):
         data = digits_on_texture(seed=seed)
-        usages = _quiet(BCNMF(2, loss="frobenius", random_state=seed).fit_transform, data.target, data.background)
+        usages = quiet(BCNMF(2, loss="frobenius", random_state=seed).fit_transform, data.target, data.background)
         scores.append(clustering_ari(usages, data.target_labels))
     assert np.mean(scores) >= 0.9, scores
 
@@ -109,8 +104,8 @@ def test_contrastive_coordinate_descent_settles():
     the proximal step converges, and to a lower objective than the multiplicative updates."""
     data = simulate_contrastive(n_features=1000, n_target=500, n_background=500, seed=0)
     Xt, Xb = np.log1p(data.target), np.log1p(data.background)
-    cd = _quiet(BCNMF(2, loss="frobenius", update="cd", random_state=0).fit, Xt, Xb)
-    mu = _quiet(BCNMF(2, loss="frobenius", update="mu", random_state=0).fit, Xt, Xb)
+    cd = quiet(BCNMF(2, loss="frobenius", update="cd", random_state=0).fit, Xt, Xb)
+    mu = quiet(BCNMF(2, loss="frobenius", update="mu", random_state=0).fit, Xt, Xb)
     assert cd.n_iter_ < cd.max_iter
     assert cd.objective_curve_[-1] < mu.objective_curve_[-1]
     assert clustering_ari(cd.target_usage_, data.target_labels) >= 0.95
@@ -126,7 +121,7 @@ def test_contrastive_coordinate_descent_descends_on_unrelated_data():
         X.data = np.log1p(rng.poisson(3.0, X.nnz).astype(np.float32) + 1)
         return X
 
-    model = _quiet(BCNMF(20, alpha=1.0, loss="frobenius", update="cd", max_iter=20, tol=0, eval_every=1,
+    model = quiet(BCNMF(20, alpha=1.0, loss="frobenius", update="cd", max_iter=20, tol=0, eval_every=1,
                          random_state=0).fit, log_counts(1), log_counts(2))
     assert model.alpha_ == 1.0
     assert np.all(model.target_loss_curve_ < 1.1 * model.target_loss_curve_[0])
@@ -158,14 +153,14 @@ def test_coordinate_descent_refuses_missing_entries_and_the_online_schedule(smal
         NMF(2, update="cd").partial_fit(X)
     with pytest.raises(ValueError, match="online"):
         BCNMF(2, loss="frobenius", update="cd").partial_fit(X, np.log1p(small_sim.background))
-    fitted = _quiet(NMF(2, max_iter=20).fit, X, missing=missing)  # "auto" falls back to mu
+    fitted = quiet(NMF(2, max_iter=20).fit, X, missing=missing)  # "auto" falls back to mu
     assert np.isfinite(fitted.components_).all()
 
 
 def test_old_solver_name_warns_and_fits_the_full_batch(small_sim):
     with pytest.warns(FutureWarning, match="solver='full'"):
         old = _quiet_except_future(NMF(2, solver="mu", max_iter=20).fit, small_sim.target)
-    new = _quiet(NMF(2, solver="full", max_iter=20).fit, small_sim.target)
+    new = quiet(NMF(2, solver="full", max_iter=20).fit, small_sim.target)
     np.testing.assert_array_equal(old.components_, new.components_)
 
 
@@ -183,7 +178,7 @@ def test_multiplicative_updates_leave_no_subnormal_factors():
     X = sp.random(2000, 500, density=0.1, format="csr", dtype=np.float32, random_state=0)
     X.data[:] = rng.poisson(2.0, X.nnz) + 1
     model = NMF(20, loss="kl", update="mu", max_iter=150, tol=0)
-    W = _quiet(model.fit_transform, X)
+    W = quiet(model.fit_transform, X)
     H = model.components_
     tiny = np.finfo(np.float32).tiny
     for factor in (W, H):
