@@ -22,7 +22,7 @@ from bcnmf.backend.arrays import (
     squared_norm,
     to_dense_rows,
 )
-from bcnmf.backend.sparse import sampled_dot
+from bcnmf.backend.sparse import sampled_dot, times_transposed, transposed_times
 
 __all__ = [
     "column_sums",
@@ -32,5 +32,7 @@ __all__ = [
     "row_chunks",
     "sampled_dot",
     "squared_norm",
+    "times_transposed",
     "to_dense_rows",
+    "transposed_times",
 ]

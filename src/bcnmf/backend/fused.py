@@ -26,10 +26,9 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from bcnmf.backend.simd import LANES, row_axpy, row_blocks, row_dot
+from bcnmf.backend.simd import LANES, aligned_zeros, padded_transpose, row_axpy, row_blocks, row_dot
+from bcnmf.backend.sparse import thread_bounds
 
-#: Bytes per cache line: padded rows and thread buffers start on a multiple of it.
-CACHE_LINE = 64
 #: Bytes of ``Hp`` rows per feature tile (the thread's buffer tile is as large): two of them fit
 #: in a 512 KiB L2 cache with room for the data streaming through.
 TILE_BYTES = 2**17
@@ -236,36 +235,9 @@ def _entries_value(tiles, indices, data, W, Hp, offset, size, mode, power, floor
 # -- Python entry points --------------------------------------------------------------------------
 
 
-def _aligned_zeros(shape: tuple[int, ...], dtype) -> np.ndarray:
-    """Zeros starting on a cache-line boundary (NumPy's own start 16 bytes past one): with rows a
-    multiple of 32 bytes long, no vector load or store then straddles two lines (measured 10-20%
-    faster kernels)."""
-    dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape)) * dtype.itemsize
-    raw = np.zeros(nbytes + CACHE_LINE, dtype=np.uint8)
-    start = -raw.ctypes.data % CACHE_LINE
-    return raw[start:start + nbytes].view(dtype).reshape(shape)
-
-
-def _padded_transpose(H: np.ndarray, dtype) -> np.ndarray:
-    k, p = H.shape
-    Hp = _aligned_zeros((p, -(-k // LANES) * LANES), dtype)
-    Hp[:, :k] = H.T
-    return Hp
-
-
-def thread_bounds(X: sp.csr_matrix) -> np.ndarray:
-    """Row boundaries that give each thread about the same number of stored entries."""
-    n_blocks = max(1, min(numba.get_num_threads(), X.shape[0]))
-    targets = np.linspace(0, X.indptr[-1], n_blocks + 1)
-    bounds = np.searchsorted(X.indptr, targets, side="left").astype(np.int64)
-    bounds[0], bounds[-1] = 0, X.shape[0]
-    return np.maximum.accumulate(bounds)
-
-
 def _thread_buffers(n_blocks: int, Hp: np.ndarray, wanted: bool) -> np.ndarray:
     shape = (n_blocks, *Hp.shape) if wanted else (n_blocks, 1, Hp.shape[1])
-    return _aligned_zeros(shape, Hp.dtype)
+    return aligned_zeros(shape, Hp.dtype)
 
 
 def _reduce(buffers: np.ndarray, k: int) -> np.ndarray:
@@ -324,7 +296,7 @@ def sparse_w_parts(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, rule: EntryRu
     pos_correction : ndarray of shape (n, k), or None when the rule has none
         ``sum_j b_ij H[:, j]``.
     """
-    Hp = _padded_transpose(H, W.dtype)
+    Hp = padded_transpose(H, W.dtype)
     neg = np.empty(W.shape, dtype=W.dtype)
     pos = np.empty(W.shape if rule.has_pos_correction else (1, W.shape[1]), dtype=W.dtype)
     _w_parts(*_csr_parts(X, W, Hp), np.ascontiguousarray(W), Hp, rule.offset, rule.size, rule.zero_inflation,
@@ -341,7 +313,7 @@ def sparse_h_parts(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, rule: EntryRu
         ``sum_i a_ij W[i]`` over the stored entries of each column.
     pos_correction : ndarray of shape (k, p), or None when the rule has none
     """
-    Hp = _padded_transpose(H, W.dtype)
+    Hp = padded_transpose(H, W.dtype)
     bounds = thread_bounds(X)
     neg = _thread_buffers(len(bounds) - 1, Hp, True)
     pos = _thread_buffers(len(bounds) - 1, Hp, rule.has_pos_correction)
@@ -361,7 +333,7 @@ def sparse_value(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, rule: EntryRule
     divergence that the data's non-zeros add to its value at an all-zero matrix."""
     if not fused_value_supported(rule):
         raise ValueError(f"no fused value for entry rule {rule.mode} with power {rule.power}")
-    Hp = _padded_transpose(H, W.dtype)
+    Hp = padded_transpose(H, W.dtype)
     bounds = thread_bounds(X)
     totals = np.zeros(len(bounds) - 1)
     _entries_value(*_csr_parts(X, W, Hp), np.ascontiguousarray(W), Hp, rule.offset, rule.size, rule.mode,
@@ -399,7 +371,7 @@ def kl_usage_sweep(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray, offset: np.nd
     """
     if not W.flags.c_contiguous:
         raise ValueError("kl_usage_sweep updates W in place and needs it C-contiguous")
-    Hp = _padded_transpose(H, W.dtype)
+    Hp = padded_transpose(H, W.dtype)
     bounds = thread_bounds(X)
     neg = _thread_buffers(len(bounds) - 1, Hp, True)
     _kl_sweep(*_csr_parts(X, W, Hp), W, Hp, offset.astype(W.dtype, copy=False), W.dtype.type(np.finfo(np.float32).eps),

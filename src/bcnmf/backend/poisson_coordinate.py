@@ -23,7 +23,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from bcnmf.backend.fused import thread_bounds
+from bcnmf.backend.sparse import thread_bounds
 
 _JIT = {"fastmath": True, "error_model": "numpy", "cache": True, "nogil": True}
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bcnmf.backend import is_sparse
+from bcnmf.backend import is_sparse, times_transposed, transposed_times
 from bcnmf.backend.coordinate import quadratic_sweeps
 from bcnmf.engine.base import UpdateRule
 from bcnmf.engine.poisson_coordinate import kl_loadings_step, kl_usage_step
@@ -78,7 +78,7 @@ class CoordinateDescent(UpdateRule):
             kl_usage_step(term, H)
             return () if loadings_parts else None
         X = term.X
-        A = np.asarray(X @ H.T, dtype=term.W.dtype)
+        A = times_transposed(X, H.astype(term.W.dtype, copy=False))
         offset = _offset_removed(term)
         if offset is not None:
             A -= (H @ offset)[None, :]
@@ -95,7 +95,7 @@ class CoordinateDescent(UpdateRule):
         if isinstance(term.loss, KullbackLeibler):
             return ()
         W = term.W
-        cross = np.asarray((term.X.T @ W).T if is_sparse(term.X) else W.T @ term.X, dtype=H.dtype)
+        cross = np.asarray(transposed_times(term.X, W).T if is_sparse(term.X) else W.T @ term.X, dtype=H.dtype)
         offset = _offset_removed(term)
         if offset is not None:
             cross -= W.sum(axis=0)[:, None] * offset[None, :]
