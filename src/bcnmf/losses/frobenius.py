@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bcnmf.backend import is_sparse, row_chunks, squared_norm
+from bcnmf.backend import is_sparse, row_chunks, squared_norm, times_transposed, transposed_times
 from bcnmf.backend.dense import squared_distance
 from bcnmf.losses.base import Loss
 
@@ -21,8 +21,9 @@ class Frobenius(Loss):
 
     def value(self, X, W, H) -> float:
         if is_sparse(X):
-            WtX = np.asarray((X.T @ W).T, dtype=np.float64)
-            cross = float(np.sum(WtX * H, dtype=np.float64))
+            # <X, W H> as <X H^T, W>: the product that gathers rows of H runs about a third
+            # faster than the one that scatters into the rows of X^T W.
+            cross = float(np.sum(times_transposed(X, H).astype(np.float64) * W, dtype=np.float64))
             gram = float(np.sum((W.T.astype(np.float64) @ W) * (H.astype(np.float64) @ H.T)))
             return 0.5 * max(squared_norm(X) - 2.0 * cross + gram, 0.0)
         total = 0.0
@@ -40,8 +41,8 @@ class Frobenius(Loss):
         return v
 
     def h_parts(self, X, W, H):
-        neg = np.asarray((X.T @ W).T) if is_sparse(X) else W.T @ X
+        neg = transposed_times(X, W).T if is_sparse(X) else W.T @ X
         return neg, (W.T @ W) @ H
 
     def w_parts(self, X, W, H):
-        return np.asarray(X @ H.T), W @ (H @ H.T)
+        return times_transposed(X, H), W @ (H @ H.T)

@@ -211,8 +211,10 @@ class NMFModel(TransformerMixin, BaseEstimator):
         self.components_ = result.H
         self.n_components_ = k
         self.n_iter_ = result.n_iter
-        # Block schedules report the divergence from their last pass over the data.
-        divergence = term.divergence(result.H) if solver == "full" else result.term_curves[0][-1]
+        # The schedules end on an evaluation: the full batch's is exact at the returned factors
+        # (not recomputed: on sparse data an evaluation costs about half an iteration), the block
+        # schedules' is the divergence summed over their last pass.
+        divergence = result.term_curves[0][-1]
         self.reconstruction_err_ = term.loss.reconstruction_error(scale.divergence(divergence))
         self.objective_curve_ = scale.divergence(np.asarray(result.objective_curve))
         self.objective_curve_iterations_ = np.asarray(result.iterations)

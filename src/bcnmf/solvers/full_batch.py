@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bcnmf.backend.threads import fit_threads
 from bcnmf.engine import (
     MULTIPLICATIVE,
     Term,
@@ -126,7 +127,8 @@ def run_full_batch(
     test = ConvergenceTest(tol, H, watch_loadings=any(term.weight < 0 for term in terms))
     converged = False
     n_iter = first - 1
-    with progress_bar(total=max_iter, desc=description, disable=not verbose) as bar:
+    with fit_threads(term.X for term in terms), \
+            progress_bar(total=max_iter, desc=description, disable=not verbose) as bar:
         bar.update(n_iter)
         for n_iter in range(first, max_iter + 1):
             parts = [rule.usage_step(term, H, loadings_parts=update_H) for term in terms]
