@@ -12,8 +12,8 @@ in the full-batch schedule only. The data by column (a transposed copy of the st
 the size of the data again) is built on the first loadings step and kept on the terms for the fit.
 
 Measured (``benchmarks/RESULTS.md``): on 10,000 x 2,000 sparse counts from the same NNDSVDa start
-coordinate descent reaches 0.1% of the best objective in 4.3 s, multiplicative updates in 8.7 s;
-it takes far fewer iterations, each about four times as costly.
+coordinate descent reaches 0.1% of the best objective in 5.7 s, multiplicative updates in 12.8 s;
+it takes far fewer iterations, each about seven times as costly.
 """
 
 from __future__ import annotations
