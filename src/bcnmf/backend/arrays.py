@@ -7,14 +7,17 @@ from collections.abc import Iterator
 import numpy as np
 import scipy.sparse as sp
 
+from bcnmf.backend.namespace import array_namespace, to_float
+
 #: Largest dense intermediate (in elements) a loss may build for one chunk of rows. Sparse
 #: input must never be densified whole; 2**22 float32 elements is 16 MiB.
 MAX_CHUNK_ELEMENTS = 2**22
 
 
 def is_sparse(X: object) -> bool:
-    """Return True for any SciPy sparse matrix or array."""
-    return sp.issparse(X)
+    """Return True for any SciPy sparse matrix or array, and for sparse data on a PyTorch device
+    (:class:`~bcnmf.backend.torch_sparse.DeviceCSR`)."""
+    return sp.issparse(X) or type(X).__name__ == "DeviceCSR"
 
 
 def row_chunks(n_rows: int, n_cols: int, max_elements: int = MAX_CHUNK_ELEMENTS) -> Iterator[slice]:
@@ -24,10 +27,12 @@ def row_chunks(n_rows: int, n_cols: int, max_elements: int = MAX_CHUNK_ELEMENTS)
         yield slice(start, min(start + step, n_rows))
 
 
-def to_dense_rows(X, rows: slice) -> np.ndarray:
-    """Dense copy of a slice of rows (only ever called on a bounded chunk)."""
+def to_dense_rows(X, rows: slice):
+    """Dense copy of a slice of rows (only ever called on a bounded chunk), in ``X``'s library."""
+    if type(X).__name__ == "DeviceCSR":
+        return X.dense_rows(rows)
     block = X[rows]
-    return block.toarray() if is_sparse(block) else np.asarray(block)
+    return block.toarray() if sp.issparse(block) else block
 
 
 def column_sums(X) -> np.ndarray:
@@ -47,7 +52,8 @@ def max_row_total(X) -> float:
 
 
 def squared_norm(X) -> float:
-    """Squared Frobenius norm accumulated in float64."""
-    data = X.data if is_sparse(X) else np.ravel(X)
-    data = data.astype(np.float64, copy=False)
-    return float(data @ data)
+    """Squared Frobenius norm accumulated in float64 (NumPy or PyTorch data, dense or sparse)."""
+    data = X.data if is_sparse(X) else X
+    xp = array_namespace(data)
+    data = xp.reshape(xp.astype(data, xp.float64), (-1,))
+    return to_float(xp.vecdot(data, data))

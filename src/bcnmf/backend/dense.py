@@ -5,6 +5,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from bcnmf.backend.namespace import array_namespace, is_torch, to_float
+
 
 @numba.njit(parallel=True, fastmath=True, error_model="numpy", cache=True, nogil=True)
 def _squared_distance(X, V):  # pragma: no cover - compiled
@@ -18,7 +20,7 @@ def _squared_distance(X, V):  # pragma: no cover - compiled
     return totals.sum()
 
 
-def squared_distance(X: np.ndarray, V: np.ndarray) -> float:
+def squared_distance(X, V) -> float:
     """``||X - V||_F^2`` of two dense blocks of the same shape, accumulated in float64.
 
     One pass over both blocks with no temporary: NumPy's ``X - V`` followed by a float64 copy for
@@ -26,4 +28,7 @@ def squared_distance(X: np.ndarray, V: np.ndarray) -> float:
     """
     if X.shape != V.shape:
         raise ValueError(f"squared_distance needs blocks of one shape, got {X.shape} and {V.shape}")
+    if is_torch(X):
+        xp = array_namespace(X)
+        return to_float(xp.sum(xp.astype(X - V, xp.float64) ** 2))
     return float(_squared_distance(X, V))

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from bcnmf.backend.namespace import array_namespace, is_torch
+
 #: Floor for denominators (and model values in ratios); matches scikit-learn's choice so that our
 #: multiplicative updates and theirs agree to rounding on the same data.
 EPSILON = float(np.finfo(np.float32).eps)
 
 
-def multiplicative_step(F: np.ndarray, neg: np.ndarray, pos: np.ndarray, exponent: float) -> None:
-    """In-place ``F *= (neg / pos) ** exponent`` with a floor on ``pos``."""
+def multiplicative_step(F, neg, pos, exponent: float) -> None:
+    """In-place ``F *= (neg / pos) ** exponent`` with a floor on ``pos`` (arrays of one namespace)."""
+    if is_torch(F):  # the same arithmetic without NumPy's out= arguments
+        ratio = neg / array_namespace(F).clip(pos, min=EPSILON)
+        F *= ratio if exponent == 1.0 else ratio**exponent
+        return
     # In place, one factor-sized temporary instead of two, in the precision neg / pos would have.
     ratio = np.maximum(pos, EPSILON, dtype=np.result_type(neg, pos))
     np.divide(neg, ratio, out=ratio)
@@ -20,7 +26,7 @@ def multiplicative_step(F: np.ndarray, neg: np.ndarray, pos: np.ndarray, exponen
     F *= ratio
 
 
-def flush_tiny(F: np.ndarray) -> None:
+def flush_tiny(F) -> None:
     """Set entries of ``F`` below the square root of the dtype's smallest normal number to zero,
     in place.
 
@@ -32,4 +38,4 @@ def flush_tiny(F: np.ndarray) -> None:
     product of two entries is still a normal number; below it an entry is no longer distinguishable
     from zero in the model, and a multiplicative update would not have brought it back in time.
     """
-    F[F < np.sqrt(np.finfo(F.dtype).tiny)] = 0
+    F[F < float(np.sqrt(array_namespace(F).finfo(F.dtype).smallest_normal))] = 0

@@ -2,6 +2,10 @@
 
 Count losses need ``X / (W H)`` at the non-zeros of ``X`` only; computing ``W H`` densely would
 cost ``n * p * k`` memory traffic and, for single-cell data, 10-20 times more work than needed.
+
+The products take SciPy CSR matrices (Numba kernels on every core), dense arrays, and their PyTorch
+counterparts (:class:`~bcnmf.backend.torch_sparse.DeviceCSR` and tensors), so that a loss calls
+one function wherever its data live.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from bcnmf.backend.arrays import is_sparse
+from bcnmf.backend.namespace import is_torch
 from bcnmf.backend.simd import aligned_zeros, padded_transpose, row_axpy, row_blocks
 
 _JIT = {"fastmath": True, "error_model": "numpy", "cache": True, "nogil": True}
@@ -39,12 +45,12 @@ _sampled_dot_csr_serial = numba.njit(**_JIT)(_sampled_dot_csr.py_func)
 SERIAL_WORK = 2**20
 
 
-def sampled_dot(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray) -> np.ndarray:
+def sampled_dot(X, W, H):
     """Values of ``W @ H`` at the stored entries of CSR ``X``, in ``X.data`` order.
 
     Parameters
     ----------
-    X : scipy.sparse.csr_matrix, shape (n, p)
+    X : scipy.sparse.csr_matrix or DeviceCSR, shape (n, p)
         Sparsity pattern to evaluate on.
     W : ndarray, shape (n, k)
     H : ndarray, shape (k, p)
@@ -54,6 +60,8 @@ def sampled_dot(X: sp.csr_matrix, W: np.ndarray, H: np.ndarray) -> np.ndarray:
     ndarray, shape (X.nnz,)
         ``(W @ H)[i, j]`` for every stored ``(i, j)``, in the dtype of ``W``.
     """
+    if is_torch(X):
+        return X.sampled(W, H)
     W = np.ascontiguousarray(W)
     Ht = np.ascontiguousarray(H.T, dtype=W.dtype)
     out = np.empty(X.indices.shape[0], dtype=W.dtype)
@@ -90,18 +98,20 @@ def _csr_arrays(X, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return X.indptr, X.indices, X.data if X.data.dtype == dtype else X.data.astype(dtype)
 
 
-def times_transposed(X, H: np.ndarray) -> np.ndarray:
+def times_transposed(X, H):
     """``X @ H.T``, in ``H``'s dtype; for sparse ``X`` with all cores (SciPy's product uses one).
 
     Parameters
     ----------
-    X : csr_matrix or ndarray, shape (n, p)
+    X : csr_matrix, ndarray, DeviceCSR or tensor, shape (n, p)
     H : ndarray, shape (k, p)
 
     Returns
     -------
     ndarray, shape (n, k)
     """
+    if is_torch(X):
+        return X.times(X.data, H.T) if is_sparse(X) else X @ H.T
     if not sp.issparse(X):
         return np.asarray(X @ H.T, dtype=H.dtype)
     indptr, indices, data = _csr_arrays(X, H.dtype)
@@ -112,19 +122,21 @@ def times_transposed(X, H: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out[:, :H.shape[0]])
 
 
-def transposed_times(X, W: np.ndarray) -> np.ndarray:
+def transposed_times(X, W):
     """``X.T @ W``, in ``W``'s dtype; for sparse ``X`` with all cores, without a transposed copy
     of ``X``.
 
     Parameters
     ----------
-    X : csr_matrix or ndarray, shape (n, p)
+    X : csr_matrix, ndarray, DeviceCSR or tensor, shape (n, p)
     W : ndarray, shape (n, k)
 
     Returns
     -------
     ndarray, shape (p, k)
     """
+    if is_torch(X):
+        return X.transposed_times(X.data, W) if is_sparse(X) else X.T @ W
     if not sp.issparse(X):
         return np.asarray(X.T @ W, dtype=W.dtype)
     X = sp.csr_matrix(X)
@@ -136,6 +148,21 @@ def transposed_times(X, W: np.ndarray) -> np.ndarray:
     kernel = _csr_transposed_times_serial if serial else _csr_transposed_times
     kernel(indptr, indices, data, Wp, bounds, buffers, row_blocks(Wp.shape[1]))
     return np.ascontiguousarray(buffers.sum(axis=0)[:, :W.shape[1]])
+
+
+def pattern_times(X, values, H):
+    """``A @ H.T`` for ``A`` the pattern of sparse ``X`` holding ``values`` (one per stored entry,
+    in ``X.data`` order): ``(n, k)``."""
+    if is_torch(X):
+        return X.times(values, H.T)
+    return times_transposed(sp.csr_matrix((values, X.indices, X.indptr), shape=X.shape), H)
+
+
+def pattern_transposed_times(X, values, W):
+    """``A.T @ W`` for ``A`` the pattern of sparse ``X`` holding ``values``: ``(p, k)``."""
+    if is_torch(X):
+        return X.transposed_times(values, W)
+    return transposed_times(sp.csr_matrix((values, X.indices, X.indptr), shape=X.shape), W)
 
 
 def thread_bounds(X: sp.csr_matrix) -> np.ndarray:

@@ -21,6 +21,9 @@ class UpdateRule(ABC):
 
     #: The ``update=`` name.
     name: str = ""
+    #: Whether the rule's arithmetic is written against the array API and so runs on a PyTorch
+    #: device as well as on NumPy (rules with Numba kernels run on the host only).
+    runs_on_device: bool = True
 
     @abstractmethod
     def supports(self, loss: Loss, contrastive: bool = False) -> bool:

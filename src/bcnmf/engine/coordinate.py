@@ -66,6 +66,7 @@ class CoordinateDescent(UpdateRule):
     """
 
     name = "cd"
+    runs_on_device = False
 
     def supports(self, loss: Loss, contrastive: bool = False) -> bool:
         return isinstance(loss, Frobenius) or (isinstance(loss, KullbackLeibler) and not contrastive)

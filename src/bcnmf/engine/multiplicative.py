@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from bcnmf.backend.multiplicative import flush_tiny, multiplicative_step
+from bcnmf.backend.namespace import array_namespace
 from bcnmf.engine.base import UpdateRule
 from bcnmf.engine.terms import Parts, Term
 from bcnmf.losses import Loss
@@ -38,8 +39,9 @@ def loadings_ratio(terms: list[Term], parts: list[Parts]) -> tuple[np.ndarray, n
     A term with a negative weight swaps its parts (the contrastive step). The result is linear in
     the parts, so sums over row blocks can be taken before or after this call.
     """
-    numerator = np.zeros_like(parts[0][0])
-    denominator = np.zeros_like(parts[0][0])
+    xp = array_namespace(parts[0][0])
+    numerator = xp.zeros_like(parts[0][0])
+    denominator = xp.zeros_like(parts[0][0])
     for term, (neg, pos) in zip(terms, parts):
         if term.weight >= 0:
             numerator += term.weight * neg

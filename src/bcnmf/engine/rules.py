@@ -12,11 +12,13 @@ UPDATE_RULES: dict[str, UpdateRule] = {rule.name: rule for rule in (MULTIPLICATI
 UPDATES = ("auto", *UPDATE_RULES)
 
 
-def update_rule(update: str, loss: Loss, schedule: str = "full", contrastive: bool = False) -> UpdateRule:
+def update_rule(update: str, loss: Loss, schedule: str = "full", contrastive: bool = False,
+                on_device: bool = False) -> UpdateRule:
     """The rule of ``update`` for ``loss`` in ``schedule`` (a ``solver=`` value), in a model with a
-    negatively weighted term when ``contrastive``: ``"auto"`` takes coordinate descent where it
-    applies (squared error, or KL in the full-batch schedule without a contrastive term, every
-    entry observed), multiplicative updates otherwise.
+    negatively weighted term when ``contrastive``, for a fit on a PyTorch device when
+    ``on_device``: ``"auto"`` takes coordinate descent where it applies (squared error, or KL in
+    the full-batch schedule without a contrastive term, every entry observed, on the host),
+    multiplicative updates otherwise.
 
     Raises
     ------
@@ -25,7 +27,8 @@ def update_rule(update: str, loss: Loss, schedule: str = "full", contrastive: bo
     """
     if update == "auto":
         cd = COORDINATE_DESCENT
-        return cd if cd.supports(loss, contrastive) and schedule in cd.schedules(loss) else MULTIPLICATIVE
+        applies = cd.supports(loss, contrastive) and schedule in cd.schedules(loss)
+        return cd if applies and (cd.runs_on_device or not on_device) else MULTIPLICATIVE
     if update not in UPDATE_RULES:
         raise ValueError(f"update={update!r} is not known; choose one of {UPDATES}.")
     rule = UPDATE_RULES[update]
@@ -35,6 +38,9 @@ def update_rule(update: str, loss: Loss, schedule: str = "full", contrastive: bo
     if not rule.supports(loss, contrastive):
         raise ValueError(f"update={update!r} fits loss={loss.name!r} without a contrastive term only (alpha=0); "
                          "use update='mu' for alpha > 0.")
+    if on_device and not rule.runs_on_device:
+        raise ValueError(f"update={update!r} runs on the host only (its kernels are compiled for NumPy); use "
+                         "update='mu' (or 'auto') with device=, or device=None.")
     if schedule not in rule.schedules(loss):
         allowed = " or ".join(repr(name) for name in rule.schedules(loss))
         raise ValueError(f"update={update!r} with loss={loss.name!r} runs with solver={allowed}; for "

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bcnmf.backend.namespace import array_namespace
 from bcnmf.losses import Loss
 from bcnmf.losses.penalty import Penalty
 
@@ -74,8 +75,9 @@ def normalize_loadings(terms: list[Term], H: np.ndarray) -> np.ndarray:
     which contrastive updates otherwise drift (loadings to 1e18, usages to 1e-18). Returns the
     row sums divided out.
     """
-    sums = H.sum(axis=1)
-    sums = np.where(sums > 0, sums, 1.0).astype(H.dtype)
+    xp = array_namespace(H)
+    sums = xp.sum(H, axis=1)
+    sums = xp.astype(xp.where(sums > 0, sums, 1.0), H.dtype)
     H /= sums[:, None]
     for term in terms:
         term.W *= sums[None, :]
@@ -90,7 +92,8 @@ def cap_modelled_totals(term: Term, H: np.ndarray, caps: np.ndarray) -> None:
     contrastive fit pile loadings onto features neither dataset expresses; the cap removes that
     escape at the cost of one ``k x p`` product.
     """
-    totals = term.W.sum(axis=0) @ H
+    xp = array_namespace(H)
+    totals = xp.sum(term.W, axis=0) @ H
     excess = totals > caps
-    if np.any(excess):
-        H[:, excess] *= (caps[excess] / totals[excess]).astype(H.dtype)
+    if bool(xp.any(excess)):
+        H[:, excess] *= xp.astype(caps[excess] / totals[excess], H.dtype)

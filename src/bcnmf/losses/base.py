@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import numpy as np
+import scipy.sparse as sp
 
 from bcnmf.backend import is_sparse, row_chunks, sampled_dot
 from bcnmf.backend.fused import (
@@ -21,6 +22,8 @@ from bcnmf.backend.fused import (
     sparse_w_parts,
 )
 from bcnmf.backend.multiplicative import multiplicative_step
+from bcnmf.backend.namespace import array_namespace, to_float
+from bcnmf.backend.sparse import pattern_times, pattern_transposed_times
 from bcnmf.losses.penalty import Penalty
 
 
@@ -117,8 +120,13 @@ class ElementwiseLoss(Loss):
     ``v`` and ``cols``, an index that selects per-feature parameters (a full slice for dense
     blocks, ``X.indices`` for the stored entries of a sparse matrix). ``_neg`` must vanish at
     ``x = 0``; that is what lets sparse input be handled at its non-zeros plus a part that depends
-    on the model alone.
+    on the model alone. The three are written against the array API, so that they run on NumPy
+    arrays and on PyTorch tensors alike.
     """
+
+    #: Whether ``_pos`` depends on the data (NB, ZINB); when not, sparse data add nothing to the
+    #: positive part beyond its value at zero.
+    pos_depends_on_data: bool = False
 
     def _div(self, x, v, cols) -> np.ndarray:
         raise NotImplementedError
@@ -144,47 +152,67 @@ class ElementwiseLoss(Loss):
 
     # -- parts that depend on the model only (the data at zero); dense, chunked by rows ----------
 
-    def _zero_value(self, W: np.ndarray, H: np.ndarray) -> float:
+    def _zero_value(self, W, H) -> float:
+        xp = array_namespace(W)
         total = 0.0
         for rows in row_chunks(W.shape[0], H.shape[1]):
-            total += float(np.sum(self._div(0.0, self._model(W[rows], H), slice(None)), dtype=np.float64))
+            total += to_float(xp.sum(self._div(0.0, self._model(W[rows], H), slice(None)), dtype=xp.float64))
         return total
 
-    def _zero_h_pos(self, W: np.ndarray, H: np.ndarray) -> np.ndarray:
-        pos = np.zeros(H.shape, dtype=H.dtype)
+    def _zero_h_pos(self, W, H):
+        pos = array_namespace(H).zeros_like(H)
         for rows in row_chunks(W.shape[0], H.shape[1]):
             pos += W[rows].T @ self._pos(0.0, self._model(W[rows], H), slice(None))
         return pos
 
-    def _zero_w_pos(self, W: np.ndarray, H: np.ndarray) -> np.ndarray:
-        pos = np.empty(W.shape, dtype=W.dtype)
+    def _zero_w_pos(self, W, H):
+        pos = array_namespace(W).empty_like(W)
         for rows in row_chunks(W.shape[0], H.shape[1]):
             pos[rows] = self._pos(0.0, self._model(W[rows], H), slice(None)) @ H.T
         return pos
 
+    # -- sparse data on a device: the same coefficients, without the fused kernels --------------
+
+    def _entry_coefficients(self, X, W, H):
+        """The negative part's coefficient at each stored entry of ``X`` and the positive part's
+        correction there (its value less its value at ``x = 0``; None where it does not depend on
+        the data)."""
+        v = self._model_at(X, W, H)
+        neg = self._neg(X.data, v, X.indices)
+        if not self.pos_depends_on_data:
+            return neg, None
+        return neg, self._pos(X.data, v, X.indices) - self._pos(0.0, v, X.indices)
+
     # -- the contract ---------------------------------------------------------------------------
 
     def value(self, X, W, H) -> float:
+        xp = array_namespace(W)
         if is_sparse(X):
-            rule = self._entry_rule(H.shape[1], W.dtype)
-            if fused_value_supported(rule):
-                return sparse_value(X, W, H, rule) + self._zero_value(W, H)
+            if sp.issparse(X):
+                rule = self._entry_rule(H.shape[1], W.dtype)
+                if fused_value_supported(rule):
+                    return sparse_value(X, W, H, rule) + self._zero_value(W, H)
             v = self._model_at(X, W, H)
             at_nonzeros = self._div(X.data, v, X.indices) - self._div(0.0, v, X.indices)
-            return float(np.sum(at_nonzeros, dtype=np.float64)) + self._zero_value(W, H)
+            return to_float(xp.sum(at_nonzeros, dtype=xp.float64)) + self._zero_value(W, H)
         total = 0.0
         for rows in row_chunks(W.shape[0], H.shape[1]):
             d = self._div(X[rows], self._model(W[rows], H), slice(None))
-            total += float(np.sum(d, dtype=np.float64))
+            total += to_float(xp.sum(d, dtype=xp.float64))
         return total
 
     def h_parts(self, X, W, H):
         if is_sparse(X):
-            neg, correction = sparse_h_parts(X, W, H, self._entry_rule(H.shape[1], W.dtype))
+            if sp.issparse(X):
+                neg, correction = sparse_h_parts(X, W, H, self._entry_rule(H.shape[1], W.dtype))
+            else:
+                neg_values, correction_values = self._entry_coefficients(X, W, H)
+                neg = pattern_transposed_times(X, neg_values, W).T
+                correction = None if correction_values is None else pattern_transposed_times(X, correction_values, W).T
             pos = self._zero_h_pos(W, H)
             return neg, (pos if correction is None else pos + correction)
-        neg = np.zeros(H.shape, dtype=H.dtype)
-        pos = np.zeros(H.shape, dtype=H.dtype)
+        xp = array_namespace(H)
+        neg, pos = xp.zeros_like(H), xp.zeros_like(H)
         for rows in row_chunks(W.shape[0], H.shape[1]):
             V = self._model(W[rows], H)
             neg += W[rows].T @ self._neg(X[rows], V, slice(None))
@@ -193,14 +221,18 @@ class ElementwiseLoss(Loss):
 
     def w_parts(self, X, W, H):
         if is_sparse(X):
-            neg, correction = sparse_w_parts(X, W, H, self._entry_rule(H.shape[1], W.dtype))
+            if sp.issparse(X):
+                neg, correction = sparse_w_parts(X, W, H, self._entry_rule(H.shape[1], W.dtype))
+            else:
+                neg_values, correction_values = self._entry_coefficients(X, W, H)
+                neg = pattern_times(X, neg_values, H)
+                correction = None if correction_values is None else pattern_times(X, correction_values, H)
             pos = self._zero_w_pos(W, H)
             return neg, (pos if correction is None else pos + correction)
-        neg = np.empty(W.shape, dtype=W.dtype)
-        pos = np.empty(W.shape, dtype=W.dtype)
+        xp = array_namespace(W)
+        neg, pos = xp.empty_like(W), xp.empty_like(W)
         for rows in row_chunks(W.shape[0], H.shape[1]):
             V = self._model(W[rows], H)
             neg[rows] = self._neg(X[rows], V, slice(None)) @ H.T
             pos[rows] = self._pos(X[rows], V, slice(None)) @ H.T
         return neg, pos
-

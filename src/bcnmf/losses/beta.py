@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import xlogy
+import scipy.sparse as sp
 
 from bcnmf.backend import is_sparse, row_chunks
 from bcnmf.backend.fused import BETA, KL, kl_usage_sweep, make_rule
 from bcnmf.backend.multiplicative import EPSILON
+from bcnmf.backend.namespace import array_namespace, to_float, xlogy
 from bcnmf.losses.base import ElementwiseLoss
 
 
 def _safe(v):
-    return np.maximum(v, EPSILON)
+    return array_namespace(v).maximum(v, EPSILON)
 
 
 class KullbackLeibler(ElementwiseLoss):
@@ -35,7 +36,7 @@ class KullbackLeibler(ElementwiseLoss):
         return x / _safe(v)
 
     def _pos(self, x, v, cols):
-        return np.ones_like(v)
+        return array_namespace(v).ones_like(v)
 
     def _entry_rule(self, n_features, dtype):
         return make_rule(KL, n_features, dtype, offset=self.offset)
@@ -43,7 +44,7 @@ class KullbackLeibler(ElementwiseLoss):
     def usage_step(self, X, W, H, penalty, *, loadings_parts=False):
         """On sparse data, the usage step and the loadings' negative part share one pass over the
         stored entries (:func:`~bcnmf.backend.fused.kl_usage_sweep`)."""
-        if not (loadings_parts and is_sparse(X) and W.flags.c_contiguous):
+        if not (loadings_parts and sp.issparse(X) and W.flags.c_contiguous):
             return super().usage_step(X, W, H, penalty, loadings_parts=loadings_parts)
         offset = np.zeros(H.shape[1], dtype=W.dtype) if self.offset is None else self.offset
         denominator = H.sum(axis=1) + penalty.l1
@@ -51,23 +52,26 @@ class KullbackLeibler(ElementwiseLoss):
         return neg, self._zero_h_pos(W, H)
 
     def _zero_value(self, W, H) -> float:
-        total = float(W.sum(axis=0, dtype=np.float64) @ H.sum(axis=1, dtype=np.float64))
+        xp = array_namespace(W)
+        total = to_float(xp.sum(W, axis=0, dtype=xp.float64) @ xp.sum(H, axis=1, dtype=xp.float64))
         if self.offset is not None:
-            total += W.shape[0] * float(self.offset.sum(dtype=np.float64))
+            total += W.shape[0] * to_float(xp.sum(self.offset, dtype=xp.float64))
         return total
 
     # KL's positive parts are sums of the other factor, the same in every column (row): read-only
     # broadcast views, so that no k x p (n x k) array of repeated values is held.
     def _zero_h_pos(self, W, H):
-        return np.broadcast_to(W.sum(axis=0, dtype=H.dtype)[:, None], H.shape)
+        xp = array_namespace(W)
+        return xp.broadcast_to(xp.sum(W, axis=0, dtype=H.dtype)[:, None], H.shape)
 
     def _zero_w_pos(self, W, H):
-        return np.broadcast_to(H.sum(axis=1, dtype=W.dtype)[None, :], W.shape)
+        xp = array_namespace(W)
+        return xp.broadcast_to(xp.sum(H, axis=1, dtype=W.dtype)[None, :], W.shape)
 
     def h_parts(self, X, W, H):
         if is_sparse(X):
             return super().h_parts(X, W, H)
-        neg = np.zeros(H.shape, dtype=H.dtype)
+        neg = array_namespace(H).zeros_like(H)
         for rows in row_chunks(W.shape[0], H.shape[1]):
             neg += W[rows].T @ self._neg(X[rows], self._model(W[rows], H), None)
         return neg, self._zero_h_pos(W, H)
@@ -75,7 +79,7 @@ class KullbackLeibler(ElementwiseLoss):
     def w_parts(self, X, W, H):
         if is_sparse(X):
             return super().w_parts(X, W, H)
-        neg = np.empty(W.shape, dtype=W.dtype)
+        neg = array_namespace(W).empty_like(W)
         for rows in row_chunks(W.shape[0], H.shape[1]):
             neg[rows] = self._neg(X[rows], self._model(W[rows], H), None) @ H.T
         return neg, self._zero_w_pos(W, H)
@@ -107,14 +111,14 @@ class BetaDivergence(ElementwiseLoss):
         v = _safe(v)
         if b == 0:
             ratio = x / v
-            return ratio - np.log(ratio) - 1.0
-        return (np.power(x, b) + (b - 1.0) * np.power(v, b) - b * x * np.power(v, b - 1.0)) / (b * (b - 1.0))
+            return ratio - array_namespace(v).log(ratio) - 1.0
+        return (x**b + (b - 1.0) * v**b - b * x * v ** (b - 1.0)) / (b * (b - 1.0))
 
     def _neg(self, x, v, cols):
-        return x * np.power(_safe(v), self.beta - 2.0)
+        return x * _safe(v) ** (self.beta - 2.0)
 
     def _pos(self, x, v, cols):
-        return np.power(_safe(v), self.beta - 1.0)
+        return _safe(v) ** (self.beta - 1.0)
 
     def _entry_rule(self, n_features, dtype):
         return make_rule(BETA, n_features, dtype, offset=self.offset, power=self.beta - 2.0)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from bcnmf.backend import is_sparse, row_chunks, squared_norm, times_transposed, transposed_times
+from bcnmf.backend import (
+    is_sparse,
+    row_chunks,
+    squared_norm,
+    times_transposed,
+    transposed_times,
+)
 from bcnmf.backend.dense import squared_distance
+from bcnmf.backend.namespace import array_namespace, to_float
 from bcnmf.losses.base import Loss
 
 
@@ -23,8 +28,10 @@ class Frobenius(Loss):
         if is_sparse(X):
             # <X, W H> as <X H^T, W>: the product that gathers rows of H runs about a third
             # faster than the one that scatters into the rows of X^T W.
-            cross = float(np.sum(times_transposed(X, H).astype(np.float64) * W, dtype=np.float64))
-            gram = float(np.sum((W.T.astype(np.float64) @ W) * (H.astype(np.float64) @ H.T)))
+            xp = array_namespace(W)
+            cross = to_float(xp.sum(xp.astype(times_transposed(X, H), xp.float64) * W))
+            W64, H64 = xp.astype(W, xp.float64), xp.astype(H, xp.float64)
+            gram = to_float(xp.sum((W64.T @ W64) * (H64 @ H64.T)))
             return 0.5 * max(squared_norm(X) - 2.0 * cross + gram, 0.0)
         total = 0.0
         for rows in row_chunks(W.shape[0], H.shape[1]):
@@ -32,10 +39,10 @@ class Frobenius(Loss):
         return 0.5 * total
 
     def entry_divergence(self, x, v, cols):
-        return 0.5 * np.square(x - v)
+        return 0.5 * (x - v) ** 2
 
     def zero_entry_value(self, v, cols):
-        return 0.5 * np.square(v)
+        return 0.5 * v**2
 
     def zero_entry_pos(self, v, cols):
         return v

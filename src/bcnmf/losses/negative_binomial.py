@@ -12,11 +12,11 @@ divergence that is zero at a perfect fit, so relative-change tolerances mean the
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import xlogy
 
 from bcnmf.backend import is_sparse, row_chunks, to_dense_rows
 from bcnmf.backend.fused import NB, ZINB, make_rule
 from bcnmf.backend.multiplicative import EPSILON
+from bcnmf.backend.namespace import array_namespace, is_torch, xlogy
 from bcnmf.losses.base import ElementwiseLoss
 
 #: Range the moment estimate of the dispersion is kept in: below, NB is Poisson to float
@@ -39,6 +39,7 @@ class NegativeBinomial(ElementwiseLoss):
     name = "nb"
     unbounded_at_zero = True
     sublinear_overestimation = True
+    pos_depends_on_data = True
 
     def __init__(self, dispersion=None, offset: np.ndarray | None = None) -> None:
         super().__init__(offset)
@@ -48,29 +49,34 @@ class NegativeBinomial(ElementwiseLoss):
         if dispersion is not None:
             self._set_dispersion(np.asarray(dispersion, dtype=np.float64))
 
-    def _set_dispersion(self, dispersion: np.ndarray) -> None:
-        self.dispersion_ = np.clip(dispersion, *DISPERSION_RANGE)
+    def _set_dispersion(self, dispersion) -> None:
+        self.dispersion_ = array_namespace(dispersion).clip(dispersion, *DISPERSION_RANGE)
         self._size = 1.0 / self.dispersion_
 
     def _r(self, cols, dtype):
+        """The NB size of features ``cols``, in ``dtype`` (a NumPy or PyTorch dtype, matching where
+        the size lives)."""
         if self._size is None:
             raise RuntimeError("NegativeBinomial used before its dispersion was set or estimated")
-        r = self._size if np.ndim(self._size) == 0 else self._size[cols]
-        return np.asarray(r, dtype=dtype)
+        if getattr(self._size, "ndim", 0) == 0:  # one size for every feature
+            return float(self._size)
+        size = self._size[cols]
+        return array_namespace(size).astype(size, dtype)
 
     def _nb_div(self, x, v, r):
-        return xlogy(x, x / v) - (x + r) * (np.log(x + r) - np.log(v + r))
+        xp = array_namespace(v)
+        return xlogy(x, x / v) - (x + r) * (xp.log(x + r) - xp.log(v + r))
 
     def _div(self, x, v, cols):
-        v = np.maximum(v, EPSILON)
+        v = array_namespace(v).maximum(v, EPSILON)
         return self._nb_div(x, v, self._r(cols, v.dtype))
 
     def _neg(self, x, v, cols):
-        return x / np.maximum(v, EPSILON)
+        return x / array_namespace(v).maximum(v, EPSILON)
 
     def _pos(self, x, v, cols):
         r = self._r(cols, v.dtype)
-        return (x + r) / (np.maximum(v, EPSILON) + r)
+        return (x + r) / (array_namespace(v).maximum(v, EPSILON) + r)
 
     def _entry_rule(self, n_features, dtype):
         return make_rule(NB, n_features, dtype, offset=self.offset, size=self._r(slice(None), np.float64))
@@ -87,17 +93,18 @@ class NegativeBinomial(ElementwiseLoss):
         if self.dispersion_ is not None:
             self.fixed_dispersion = self.dispersion_
 
-    def _moment_dispersion(self, X, W, H, weighted: bool = True) -> np.ndarray:
+    def _moment_dispersion(self, X, W, H, weighted: bool = True):
         """``sum w((x - mu)^2 - mu) / sum w mu^2`` per feature (Pearson-type moments)."""
-        excess = np.zeros(H.shape[1])
-        scale = np.zeros(H.shape[1])
+        xp = array_namespace(W)
+        excess = xp.zeros_like(H[0], dtype=xp.float64)
+        scale = xp.zeros_like(excess)
         for rows in row_chunks(W.shape[0], H.shape[1]):
-            x = to_dense_rows(X, rows).astype(np.float64)
-            mu = self._model(W[rows], H).astype(np.float64)
+            x = xp.astype(to_dense_rows(X, rows), xp.float64)
+            mu = xp.astype(self._model(W[rows], H), xp.float64)
             w = self._zero_weights(x, mu) if weighted else 1.0
-            excess += np.sum(w * ((x - mu) ** 2 - mu), axis=0)
-            scale += np.sum(w * mu**2, axis=0)
-        return excess / np.maximum(scale, EPSILON)
+            excess += xp.sum(w * ((x - mu) ** 2 - mu), axis=0)
+            scale += xp.sum(w * mu**2, axis=0)
+        return excess / xp.maximum(scale, EPSILON)
 
 
 class ZeroInflatedNegativeBinomial(NegativeBinomial):
@@ -130,8 +137,10 @@ class ZeroInflatedNegativeBinomial(NegativeBinomial):
     def _pi(self, cols, dtype):
         if self.zero_inflation_ is None:
             raise RuntimeError("ZeroInflatedNegativeBinomial used before its zero inflation was set")
-        pi = self.zero_inflation_ if np.ndim(self.zero_inflation_) == 0 else self.zero_inflation_[cols]
-        return np.asarray(pi, dtype=np.float64 if dtype is None else dtype)
+        if getattr(self.zero_inflation_, "ndim", 0) == 0:
+            return float(self.zero_inflation_)
+        pi = self.zero_inflation_[cols]
+        return array_namespace(pi).astype(pi, dtype)
 
     def _entry_rule(self, n_features, dtype):
         return make_rule(ZINB, n_features, dtype, offset=self.offset, size=self._r(slice(None), np.float64),
@@ -143,51 +152,67 @@ class ZeroInflatedNegativeBinomial(NegativeBinomial):
             self.fixed_zero_inflation = self.zero_inflation_
 
     def _log_nb_zero(self, v, r):
-        return -r * np.log1p(v / r)
+        return -r * array_namespace(v).log1p(v / r)
 
     def _dropout_responsibility(self, v, cols):
         """``P(dropout | x = 0)`` for model values ``v``."""
-        r = self._r(cols, np.float64)
-        pi = self._pi(cols, np.float64)
-        nb_zero = np.exp(self._log_nb_zero(np.asarray(v, dtype=np.float64), r))
-        return pi / np.maximum(pi + (1.0 - pi) * nb_zero, 1e-300)
+        xp = array_namespace(v)
+        r = self._r(cols, xp.float64)
+        pi = self._pi(cols, xp.float64)
+        nb_zero = xp.exp(self._log_nb_zero(xp.astype(v, xp.float64), r))
+        return pi / xp.maximum(pi + (1.0 - pi) * nb_zero, 1e-300)
 
     def _div(self, x, v, cols):
-        v = np.maximum(v, EPSILON)
-        r = self._r(cols, np.float64)
-        pi = self._pi(cols, np.float64)
-        v64 = v.astype(np.float64)
-        zero = -np.log(pi + (1.0 - pi) * np.exp(self._log_nb_zero(v64, r)))
-        positive = -np.log1p(-pi) + self._nb_div(x, v64, r)
-        return np.where(np.asarray(x) > 0, positive, zero)
+        xp = array_namespace(v)
+        v64 = xp.astype(xp.maximum(v, EPSILON), xp.float64)
+        r = self._r(cols, xp.float64)
+        pi = self._pi(cols, xp.float64)
+        zero = -xp.log(pi + (1.0 - pi) * xp.exp(self._log_nb_zero(v64, r)))
+        if _is_zero(x):
+            return zero
+        positive = -xp.log1p(-xp.asarray(pi)) + self._nb_div(x, v64, r)
+        return xp.where(x > 0, positive, zero)
 
     def _pos(self, x, v, cols):
+        xp = array_namespace(v)
         nb_pos = super()._pos(x, v, cols)
-        keep = 1.0 - self._dropout_responsibility(v, cols)
-        return np.where(np.asarray(x) > 0, nb_pos, (keep * nb_pos).astype(nb_pos.dtype))
+        at_zero = xp.astype((1.0 - self._dropout_responsibility(v, cols)) * nb_pos, nb_pos.dtype)
+        return at_zero if _is_zero(x) else xp.where(x > 0, nb_pos, at_zero)
 
     def _zero_weights(self, x, v):
-        return np.where(x > 0, 1.0, 1.0 - self._dropout_responsibility(v, slice(None)))
+        return array_namespace(v).where(x > 0, 1.0, 1.0 - self._dropout_responsibility(v, slice(None)))
 
     def fit_nuisance(self, X, W, H) -> None:
         if self.zero_inflation_ is None:
             zero_fraction = 1.0 - _column_nonzero_fraction(X)
-            self.zero_inflation_ = np.clip(0.5 * zero_fraction, 1e-3, 1.0 - 1e-6)
+            self.zero_inflation_ = array_namespace(zero_fraction).clip(0.5 * zero_fraction, 1e-3, 1.0 - 1e-6)
         if self.dispersion_ is None:
             self._set_dispersion(self._moment_dispersion(X, W, H, weighted=False))
         if self.fixed_zero_inflation is None:
-            total = np.zeros(H.shape[1])
+            xp = array_namespace(W)
+            total = xp.zeros_like(H[0], dtype=xp.float64)
             for rows in row_chunks(W.shape[0], H.shape[1]):
                 x = to_dense_rows(X, rows)
                 z = self._dropout_responsibility(self._model(W[rows], H), slice(None))
-                total += np.sum(np.where(x > 0, 0.0, z), axis=0)
-            self.zero_inflation_ = np.clip(total / W.shape[0], 0.0, 1.0 - 1e-6)
+                total += xp.sum(xp.where(x > 0, 0.0, z), axis=0)
+            self.zero_inflation_ = xp.clip(total / W.shape[0], 0.0, 1.0 - 1e-6)
         super().fit_nuisance(X, W, H)
 
 
-def _column_nonzero_fraction(X) -> np.ndarray:
+def _is_zero(x) -> bool:
+    """Whether ``x`` is the number zero (the value of every entry observed as zero) rather than
+    an array of data."""
+    return not hasattr(x, "shape") and x == 0
+
+
+def _column_nonzero_fraction(X):
+    """Fraction of positive entries per feature, in ``X``'s library."""
     if is_sparse(X):
-        counts = np.bincount(X.indices[X.data > 0], minlength=X.shape[1])
+        if is_torch(X):
+            counts = X.column_counts_where(X.data > 0)
+        else:
+            counts = np.bincount(X.indices[X.data > 0], minlength=X.shape[1])
     else:
-        counts = np.count_nonzero(X > 0, axis=0)
+        xp = array_namespace(X)
+        counts = xp.sum(xp.astype(X > 0, xp.float64), axis=0)
     return counts / X.shape[0]

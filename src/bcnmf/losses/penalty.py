@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bcnmf.backend.namespace import array_namespace, to_float
+
 
 @dataclass(frozen=True)
 class Penalty:
@@ -21,8 +23,9 @@ class Penalty:
     def value(self, F: np.ndarray) -> float:
         if not self.active:
             return 0.0
-        F64 = F.astype(np.float64, copy=False)
-        return self.l1 * float(F64.sum()) + 0.5 * self.l2 * float(np.sum(F64 * F64))
+        xp = array_namespace(F)
+        F64 = xp.astype(F, xp.float64, copy=False)
+        return self.l1 * to_float(xp.sum(F64)) + 0.5 * self.l2 * to_float(xp.sum(F64 * F64))
 
     def add_to_pos(self, pos: np.ndarray, F: np.ndarray) -> np.ndarray:
         if self.l1 > 0:

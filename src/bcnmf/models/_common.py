@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
+from bcnmf.backend.device import check_device
 from bcnmf.engine import MULTIPLICATIVE, Term, UpdateRule, update_rule
 from bcnmf.losses import LOSSES, Loss, make_loss
 from bcnmf.models.starts import perturb
@@ -36,6 +37,7 @@ def check_common_params(estimator, init_methods: tuple[str, ...]) -> np.dtype:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name}={value!r} must be a positive integer.")
     check_positive(estimator.tol, "tol", allow_zero=True)
+    check_device(estimator.device)
     return check_dtype(estimator.dtype)
 
 
@@ -62,6 +64,8 @@ def check_missing_allowed(estimator, solver: str, argument: str) -> None:
         raise ValueError(f"{argument} cannot be combined with n_components='auto'; choose n_components.")
     if getattr(estimator, "alpha", None) == "auto":
         raise ValueError(f"{argument} cannot be combined with alpha='auto'; choose alpha.")
+    if estimator.device is not None:
+        raise ValueError(f"{argument} is fitted on the host only; leave device=None to fit with left-out entries.")
     if estimator.loss == "beta" and estimator.beta is not None and estimator.beta <= 0:
         raise ValueError(f"{argument} is not available for beta <= 0 (Itakura-Saito), which is undefined at zero.")
 
@@ -135,13 +139,14 @@ def usages_for(X, H: np.ndarray, loss: Loss, *, max_iter: int, tol: float, eval_
 def check_update(estimator, contrastive: bool = False) -> None:
     """Reject an unknown ``update=``, or one that cannot fit the estimator's loss (in a contrastive
     model when ``contrastive``), before any work (the loss and beta checked already)."""
-    update_rule(estimator.update, make_loss(estimator.loss, beta=estimator.beta), contrastive=contrastive)
+    update_rule(estimator.update, make_loss(estimator.loss, beta=estimator.beta), contrastive=contrastive,
+                on_device=estimator.device is not None)
 
 
 def chosen_rule(estimator, loss: Loss, solver: str, contrastive: bool = False) -> UpdateRule:
     """The update rule of a fit: ``estimator.update`` for ``loss`` in the ``solver`` schedule (see
     :func:`bcnmf.engine.update_rule`)."""
-    return update_rule(estimator.update, loss, solver, contrastive)
+    return update_rule(estimator.update, loss, solver, contrastive, on_device=estimator.device is not None)
 
 
 class StartingPoints:

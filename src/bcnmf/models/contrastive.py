@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 
 from bcnmf.backend import column_sums, max_row_total
 from bcnmf.backend.blocks import RowSource
+from bcnmf.backend.device import check_device
 from bcnmf.engine import Term, UpdateRule
 from bcnmf.enrichment.topics import (
     MIN_EXPLAINED_SHARE,
@@ -154,6 +155,7 @@ class ContrastiveModel(BaseEstimator):
         batch_size: int = 4096,
         forget_factor: float = 0.7,
         n_enriched: int | None = None,
+        device: str | None = None,
         verbose: bool = False,
         checkpoint: str | None = None,
         checkpoint_every: int = 50,
@@ -177,6 +179,7 @@ class ContrastiveModel(BaseEstimator):
         self.batch_size = batch_size
         self.forget_factor = forget_factor
         self.n_enriched = n_enriched
+        self.device = device
         self.verbose = verbose
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
@@ -497,7 +500,7 @@ class ContrastiveModel(BaseEstimator):
             [terms[i] for i in shaping], H, max_iter=self.max_iter, tol=self.tol, rule=rule, eval_every=self.eval_every,
             damping=self.damping, normalize=True, total_caps=None if caps is None else [caps[specs[i].dataset] for i in shaping],
             verbose=self.verbose, description=f"{type(self).__name__} alpha={alpha:g} start {start + 1}/{self.n_init}",
-            checkpoint=checkpoint,
+            checkpoint=checkpoint, device=check_device(self.device),
         )
         for spec, term in zip(specs, terms):
             if term.weight == 0:
@@ -520,6 +523,7 @@ class ContrastiveModel(BaseEstimator):
             forget_factor=self.forget_factor,
             damping=self.damping, normalize=True, total_caps=None if caps is None else [caps[spec.dataset] for spec in specs],
             verbose=self.verbose, description=f"{type(self).__name__} ({solver}) alpha={alpha:g} start {start + 1}/{self.n_init}",
+            device=check_device(self.device),
         )
         return Restart(result.objective, (terms, result))
 

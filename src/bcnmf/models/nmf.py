@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
+from bcnmf.backend.device import check_device
 from bcnmf.engine import Term
 from bcnmf.losses import make_loss
 from bcnmf.losses.held_out import HeldOutEntries
@@ -81,6 +82,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
         update: str = "auto",
         batch_size: int = 4096,
         forget_factor: float = 0.7,
+        device: str | None = None,
         verbose: bool = False,
     ) -> None:
         self.n_components = n_components
@@ -101,6 +103,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
         self.update = update
         self.batch_size = batch_size
         self.forget_factor = forget_factor
+        self.device = device
         self.verbose = verbose
 
     # -- checks -----------------------------------------------------------------------------------
@@ -142,6 +145,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
             Needs the data in memory.
         """
         dtype = self._check_params()
+        device = check_device(self.device)
         solver = resolve_solver(self.solver, X)
         allow_zeros = not (self.loss == "beta" and self.beta is not None and self.beta <= 0)
         generator = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -187,6 +191,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
                 result = run_full_batch(
                     [term], H0, max_iter=self.max_iter, tol=self.tol, rule=rule, eval_every=self.eval_every,
                     H_penalty=H_pen, verbose=self.verbose, description=f"NMF start {start + 1}/{self.n_init}",
+                    device=device,
                 )
                 return Restart(result.objective, (term, result))
             loss = self._make_loss()
@@ -202,6 +207,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
                 max_epochs=self.max_iter, tol=self.tol, rule=rule, eval_every=self.eval_every,
                 warm_up=0 if have_usages else WARM_UP_ITERATIONS, forget_factor=self.forget_factor,
                 H_penalty=H_pen, verbose=self.verbose, description=f"NMF ({solver}) start {start + 1}/{self.n_init}",
+                device=device,
             )
             return Restart(result.objective, (term, result))
 

@@ -23,6 +23,7 @@ from itertools import zip_longest
 import numpy as np
 
 from bcnmf.backend.multiplicative import EPSILON
+from bcnmf.backend.namespace import array_namespace
 from bcnmf.engine import (
     MULTIPLICATIVE,
     Parts,
@@ -34,6 +35,7 @@ from bcnmf.engine import (
 )
 from bcnmf.losses.penalty import Penalty
 from bcnmf.solvers.convergence import ConvergenceTest
+from bcnmf.solvers.placement import runs_on_device
 from bcnmf.solvers.full_batch import FitResult, NonFiniteError, all_finite
 from bcnmf.utils.progress import progress_bar
 
@@ -50,7 +52,7 @@ class _Pass:
 
     def add(self, index: int, parts: Parts, divergence: float) -> None:
         if self.parts[index] is None:
-            self.parts[index] = tuple(part.copy() for part in parts)
+            self.parts[index] = tuple(array_namespace(part).asarray(part, copy=True) for part in parts)
         else:
             for total, part in zip(self.parts[index], parts):
                 total += part
@@ -75,6 +77,7 @@ def _visit(rule: UpdateRule, term: Term, rows: slice, block, H: np.ndarray, usag
     return parts, (block_term.divergence(H) if evaluate else 0.0)
 
 
+@runs_on_device
 def run_block_updates(
     terms: list[Term],
     H: np.ndarray,
@@ -126,12 +129,14 @@ def run_block_updates(
         fitted to the starting loadings without a pass of their own).
     forget_factor : float
         Online schedule: weight of the previous pass's statistics.
-    H_penalty, damping, normalize, total_caps, verbose, description
+    H_penalty, damping, normalize, total_caps, verbose, description, device
         As in :func:`~bcnmf.solvers.full_batch.run_full_batch`; normalisation and caps
-        are applied at the end of each pass.
+        are applied at the end of each pass, and on a device each block is copied there as it is
+        read.
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule={schedule!r}; choose one of {SCHEDULES}.")
+    xp = array_namespace(H)
     exponent = damping * min(term.loss.mu_exponent for term in terms)
     online = OnlineStatistics(H, exponent, forget_factor, n_blocks) if schedule == "online" else None
     curve, iterations = [], []
@@ -155,11 +160,11 @@ def run_block_updates(
                     active.append((term, parts))
                 if online is not None:
                     online.step(H, [t for t, _ in active], [p for _, p in active], H_penalty)
-            H_evaluated = H.copy()
+            H_evaluated = xp.asarray(H, copy=True)
             if online is None:
                 present = [(t, p) for t, p in zip(terms, totals.parts) if p is not None]
                 rule.loadings_step([t for t, _ in present], H, [p for _, p in present], H_penalty, damping)
-            H_before_caps = H.copy()
+            H_before_caps = xp.asarray(H, copy=True)
             for term, caps in zip(terms, total_caps or []):
                 cap_modelled_totals(term, H, caps)
             if online is not None:
@@ -199,8 +204,8 @@ class OnlineStatistics:
         self.exponent = exponent
         self.rho = forget_factor ** (1.0 / max(steps_per_pass, 1))
         self.steps_per_pass = max(steps_per_pass, 1)
-        self.A = np.zeros_like(H)
-        self.B = np.zeros_like(H)
+        self.A = array_namespace(H).zeros_like(H)
+        self.B = array_namespace(H).zeros_like(H)
 
     def step(self, H: np.ndarray, terms: list[Term], parts: list[Parts], penalty: Penalty,
              rho: float | None = None) -> None:
@@ -218,17 +223,17 @@ class OnlineStatistics:
         self.B *= rho
         self.A += base * numerator
         self.B += denominator
-        H[...] = self.A / np.maximum(self.B, EPSILON)
+        H[...] = self.A / array_namespace(H).maximum(self.B, EPSILON)
         if self.exponent != 1.0:
-            np.power(H, self.exponent, out=H)
+            H[...] = H**self.exponent
 
     def follow_caps(self, H_before: np.ndarray, H_after: np.ndarray) -> None:
         """Keep ``A / B`` equal to the loadings after caps scaled some of their columns.
 
         The usages did not change, so future numerators scale with ``H``: ``A`` takes the factor.
         """
-        with np.errstate(divide="ignore", invalid="ignore"):
-            factor = np.where(H_before > 0, H_after / H_before, 1.0)
+        xp = array_namespace(H_after)
+        factor = xp.where(H_before > 0, H_after / xp.where(H_before > 0, H_before, 1.0), 1.0)
         self.A *= factor if self.exponent == 1.0 else factor ** (1.0 / self.exponent)
 
     def follow_normalization(self, row_sums: np.ndarray) -> None:
@@ -237,5 +242,5 @@ class OnlineStatistics:
         The usages took the scale, so future denominators grow by it: ``B`` takes the factor.
         Scaling ``A`` instead would mix statistics of two scales and let one topic take over.
         """
-        factor = row_sums[:, None].astype(self.B.dtype)
+        factor = array_namespace(row_sums).astype(row_sums[:, None], self.B.dtype)
         self.B *= factor if self.exponent == 1.0 else factor ** (1.0 / self.exponent)

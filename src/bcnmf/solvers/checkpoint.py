@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bcnmf.backend.arrays import is_sparse
+from bcnmf.backend.namespace import is_torch
 from bcnmf.utils.files import write_atomic
 
 #: Version of the file layout; files of another version are refused.
@@ -71,12 +72,13 @@ def fingerprint(datasets, params: dict) -> str:
     return digest.hexdigest()
 
 
-def loss_state(loss) -> dict:
-    """The fitted noise parameters of a loss (arrays and numbers it holds), and of the loss it wraps."""
-    state = {name: value for name, value in vars(loss).items()
-             if isinstance(value, (np.ndarray, float, int, np.generic)) or value is None}
+def loss_state(loss, convert=lambda value: value) -> dict:
+    """The fitted noise parameters of a loss (arrays and numbers it holds, each through
+    ``convert``), and of the loss it wraps."""
+    state = {name: convert(value) for name, value in vars(loss).items()
+             if isinstance(value, (np.ndarray, float, int, np.generic)) or value is None or is_torch(value)}
     if hasattr(loss, "base"):
-        state["base"] = loss_state(loss.base)
+        state["base"] = loss_state(loss.base, convert)
     return state
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bcnmf.backend.namespace import array_namespace, to_float
+
 #: A converged fit's loadings move, over one evaluation window, by at most this multiple of
 #: ``tol`` (relative Frobenius change). The objective alone misses plateaus: on the digits demo a
 #: contrastive fit from a random start changed its objective by under 1e-4 of its scale for 60
@@ -35,12 +37,16 @@ class ConvergenceTest:
     def __init__(self, tol: float, H: np.ndarray, *, watch_loadings: bool = True) -> None:
         self.tol = tol
         self.watch_loadings = watch_loadings
-        self._previous_H = np.array(H, dtype=np.float64)
+        xp = array_namespace(H)
+        self._previous_H = xp.astype(H, xp.float64, copy=True)
 
-    def loadings_change(self, H: np.ndarray) -> float:
+    def loadings_change(self, H) -> float:
         """Relative Frobenius change of ``H`` since the last call (or the start); remembers ``H``."""
-        moved, size = float(np.linalg.norm(H - self._previous_H)), float(np.linalg.norm(H))
-        self._previous_H[...] = H
+        xp = array_namespace(H)
+        current = xp.astype(H, xp.float64)
+        moved = to_float(xp.sum((current - self._previous_H) ** 2)) ** 0.5
+        size = to_float(xp.sum(current**2)) ** 0.5
+        self._previous_H = xp.astype(current, xp.float64, copy=True)
         if size == 0:  # loadings penalised to zero: settled only if they were zero already
             return 0.0 if moved == 0 else np.inf
         return moved / size

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bcnmf.backend.device import like, to_host
+from bcnmf.backend.namespace import array_namespace
 from bcnmf.backend.threads import fit_threads
 from bcnmf.engine import (
     MULTIPLICATIVE,
@@ -19,6 +21,7 @@ from bcnmf.engine import (
 from bcnmf.losses.penalty import Penalty
 from bcnmf.solvers.checkpoint import Checkpoint, loss_state, restore_loss
 from bcnmf.solvers.convergence import ConvergenceTest
+from bcnmf.solvers.placement import runs_on_device
 from bcnmf.utils.progress import progress_bar
 
 
@@ -40,10 +43,12 @@ class FitResult:
     term_curves: list[list[float]] = field(default_factory=list)
 
 
-def all_finite(terms: list[Term], H: np.ndarray) -> bool:
-    return bool(np.isfinite(H).all() and all(np.isfinite(t.W).all() for t in terms))
+def all_finite(terms: list[Term], H) -> bool:
+    xp = array_namespace(H)
+    return bool(xp.all(xp.isfinite(H))) and all(bool(xp.all(xp.isfinite(t.W))) for t in terms)
 
 
+@runs_on_device
 def run_full_batch(
     terms: list[Term],
     H: np.ndarray,
@@ -101,6 +106,9 @@ def run_full_batch(
     checkpoint : Checkpoint, optional
         Save the state at the first objective evaluation ``checkpoint.every`` iterations after the
         last save, and start from the saved state of this run when the file holds one.
+    device : str, optional
+        A PyTorch device to run on (``"cuda"``, ``"cpu"``); None runs with NumPy on the host (see
+        :mod:`bcnmf.solvers.placement`).
 
     Raises
     ------
@@ -116,10 +124,10 @@ def run_full_batch(
         term_curves = [[d] for d in divergences]
         first = 1
     else:
-        H[...] = saved["H"]
+        H[...] = like(saved["H"], H)
         for term, W, state in zip(terms, saved["W"], saved["losses"]):
-            term.W[...] = W
-            restore_loss(term.loss, state)
+            term.W[...] = like(W, term.W)
+            restore_loss(term.loss, {name: like(value, H) for name, value in state.items()})
         curve, iterations, term_curves, scale = saved["curve"], saved["iterations"], saved["term_curves"], saved["scale"]
         current = curve[-1]
         first = iterations[-1] + 1
@@ -159,8 +167,8 @@ def run_full_batch(
                 converged = True
                 break
             if checkpoint is not None and n_iter - last_saved >= checkpoint.every:
-                checkpoint.save(description, {"H": H, "W": [term.W for term in terms], "scale": scale,
-                                              "losses": [loss_state(term.loss) for term in terms], "curve": curve,
+                checkpoint.save(description, {"H": to_host(H), "W": [to_host(term.W) for term in terms], "scale": scale,
+                                              "losses": [loss_state(term.loss, to_host) for term in terms], "curve": curve,
                                               "iterations": iterations, "term_curves": term_curves})
                 last_saved = n_iter
     return FitResult(H=H, n_iter=n_iter, converged=converged, objective=current,
