@@ -99,6 +99,13 @@ class BCNMF(ContrastiveModel):
         those that cells set aside from the fit call target-enriched (see
         :mod:`bcnmf.estimators.topic_counts`); ``enrichment_`` then holds the set-aside cells'
         labels and ``topic_selection_`` the steps.
+    device : str, optional
+        Fit on a PyTorch device: ``"cuda"`` (or ``"cuda:1"``, ...) for a GPU, ``"cpu"`` to run the
+        torch backend without one; None (default) fits with NumPy on the host. The data are
+        copied there once (data read in blocks: a block at a time), the factors stay there
+        between iterations and come back as NumPy arrays. Multiplicative updates only
+        (``update="auto"`` takes them); no ``missing=``. Needs ``pip install "bcnmf[gpu]"``; see
+        :doc:`/how-to/large-data`.
     verbose : bool
         Show a progress bar per fit.
     checkpoint : str or path, optional

@@ -65,6 +65,13 @@ class NMF(NMFModel):
         Rows per block.
     forget_factor : float
         Online solver: weight kept by the previous pass's statistics.
+    device : str, optional
+        Fit on a PyTorch device: ``"cuda"`` (or ``"cuda:1"``, ...) for a GPU, ``"cpu"`` to run the
+        torch backend without one; None (default) fits with NumPy on the host. The data are
+        copied there once (data read in blocks: a block at a time), the factors stay there
+        between iterations and come back as NumPy arrays. Multiplicative updates only
+        (``update="auto"`` takes them); no ``missing=``. Needs ``pip install "bcnmf[gpu]"``; see
+        :doc:`/how-to/large-data`.
     verbose : bool
         Show a progress bar.
 
