@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,6 +47,24 @@ class RowSource(ABC):
         Sources that choose their own blocks (a sequence of blocks) ignore ``n_blocks``.
         """
 
+    def reduce_blocks(self, function: Callable, combine: Callable, n_blocks: int, dtype):
+        """``function(rows, block)`` of every block, folded with ``combine(a, b)`` (associative):
+        block by block here, as a tree on the workers for a source spread over a Dask cluster."""
+        total = None
+        for rows, block in self.blocks(n_blocks, dtype):
+            value = function(rows, block)
+            total = value if total is None else combine(total, value)
+        return total
+
+    def apply_blocks(self, function: Callable, n_blocks: int, dtype) -> list[tuple[slice, object]]:
+        """``(rows, function(rows, block))`` for every block, in order (run on the workers for a
+        source spread over a Dask cluster; only the results come back)."""
+        return [(rows, function(rows, block)) for rows, block in self.blocks(n_blocks, dtype)]
+
+    def map_blocks(self, transform: Callable) -> RowSource:
+        """A source whose blocks are ``transform(block)`` of this one's."""
+        return MappedSource(self, transform)
+
     def sample(self, max_rows: int, rng: np.random.Generator, dtype):
         """Up to ``max_rows`` rows in memory, spread over the whole matrix, for initialisation."""
         keep = self._sample_rows(max_rows, rng)
@@ -58,6 +76,21 @@ class RowSource(ABC):
         if self.n_rows <= max_rows:
             return np.arange(self.n_rows)
         return np.sort(rng.choice(self.n_rows, size=max_rows, replace=False))
+
+
+class MappedSource(RowSource):
+    """The blocks of ``inner``, each passed through ``transform`` as it is read."""
+
+    def __init__(self, inner: RowSource, transform: Callable) -> None:
+        self.inner, self.transform = inner, transform
+        self.n_rows, self.n_features, self.feature_names = inner.n_rows, inner.n_features, inner.feature_names
+
+    def blocks(self, n_blocks, dtype):
+        for rows, block in self.inner.blocks(n_blocks, dtype):
+            yield rows, self.transform(block)
+
+    def sample(self, max_rows, rng, dtype):
+        return self.transform(self.inner.sample(max_rows, rng, dtype))
 
 
 def _even_bounds(n_rows: int, n_blocks: int) -> np.ndarray:
@@ -132,31 +165,3 @@ class BlockSequenceSource(RowSource):
             rows = slice(start, start + block.shape[0])
             start = rows.stop
             yield rows, as_block(block, dtype)
-
-
-def is_out_of_core(X) -> bool:
-    """True for inputs read block by block: paths, backed AnnData, sequences of blocks (and
-    one-shot iterators, which :func:`as_source` refuses with advice)."""
-    if isinstance(X, (str, os.PathLike, Iterator)):
-        return True
-    if _is_anndata(X):
-        return bool(X.isbacked)
-    return isinstance(X, (list, tuple)) and len(X) > 0 and all(is_sparse(b) or np.ndim(b) == 2 for b in X)
-
-
-def _is_anndata(X) -> bool:
-    return type(X).__name__ == "AnnData" and hasattr(X, "isbacked")
-
-
-def as_source(X, name: str) -> RowSource:
-    """Wrap an out-of-core input (see :func:`is_out_of_core`) in a :class:`RowSource`."""
-    if isinstance(X, (str, os.PathLike)):
-        path = os.fspath(X)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{name}: no file at {path!r}.")
-        if not path.endswith(".h5ad"):
-            raise ValueError(f"{name}: {path!r} is not an .h5ad file; load other formats first.")
-        return BackedAnnDataSource.from_path(path)
-    if _is_anndata(X) and X.isbacked:
-        return BackedAnnDataSource(X)
-    return BlockSequenceSource(X)

@@ -17,10 +17,13 @@ from bcnmf.engine.terms import (
     Parts,
     Term,
     cap_modelled_totals,
+    cap_totals,
     normalize_loadings,
+    normalize_rows,
     objective,
 )
 
 __all__ = ["COORDINATE_DESCENT", "MULTIPLICATIVE", "UPDATES", "UPDATE_RULES", "Parts", "Term", "UpdateRule",
-           "cap_modelled_totals", "loadings_ratio", "loadings_step", "normalize_loadings", "objective",
+           "cap_modelled_totals", "cap_totals", "loadings_ratio", "loadings_step", "normalize_loadings",
+           "normalize_rows", "objective",
            "update_rule", "usage_step"]

@@ -68,23 +68,30 @@ def objective(terms: list[Term], H: np.ndarray, penalty: Penalty = Penalty()) ->
     return total, scale, divergences
 
 
-def normalize_loadings(terms: list[Term], H: np.ndarray) -> np.ndarray:
+def normalize_loadings(terms: list[Term], H) -> np.ndarray:
     """Scale each row of ``H`` to sum to one and move the scale into every term's usages.
 
     All losses here are invariant to ``W D, D^-1 H``; fixing the scale removes the direction in
     which contrastive updates otherwise drift (loadings to 1e18, usages to 1e-18). Returns the
     row sums divided out.
     """
-    xp = array_namespace(H)
-    sums = xp.sum(H, axis=1)
-    sums = xp.astype(xp.where(sums > 0, sums, 1.0), H.dtype)
-    H /= sums[:, None]
+    sums = normalize_rows(H)
     for term in terms:
         term.W *= sums[None, :]
     return sums
 
 
-def cap_modelled_totals(term: Term, H: np.ndarray, caps: np.ndarray) -> None:
+def normalize_rows(H):
+    """Scale each row of ``H`` to sum to one, in place; returns the sums divided out (1 for a row
+    of zeros), by which the usages are to be multiplied."""
+    xp = array_namespace(H)
+    sums = xp.sum(H, axis=1)
+    sums = xp.astype(xp.where(sums > 0, sums, 1.0), H.dtype)
+    H /= sums[:, None]
+    return sums
+
+
+def cap_modelled_totals(term: Term, H, caps) -> None:
     """Scale down columns of ``H`` where the modelled total of ``term`` exceeds ``caps``.
 
     ``(W.sum(0) @ H)[j]`` is what the model predicts for feature ``j`` summed over the term's
@@ -92,8 +99,14 @@ def cap_modelled_totals(term: Term, H: np.ndarray, caps: np.ndarray) -> None:
     contrastive fit pile loadings onto features neither dataset expresses; the cap removes that
     escape at the cost of one ``k x p`` product.
     """
+    cap_totals(array_namespace(H).sum(term.W, axis=0), H, caps)
+
+
+def cap_totals(usage_sums, H, caps) -> None:
+    """:func:`cap_modelled_totals` from the term's usages summed over its samples (``(k,)``),
+    which a schedule whose usages are spread over machines sums where they are."""
     xp = array_namespace(H)
-    totals = xp.sum(term.W, axis=0) @ H
+    totals = usage_sums @ H
     excess = totals > caps
     if bool(xp.any(excess)):
         H[:, excess] *= xp.astype(caps[excess] / totals[excess], H.dtype)

@@ -88,7 +88,7 @@ class DataScale:
 
     def source(self, source: RowSource) -> RowSource:
         """A block source whose blocks are divided by ``factor``."""
-        return ScaledSource(source, self) if self.active else source
+        return source.map_blocks(self.data) if self.active else source
 
     def to_data_units(self, A: np.ndarray | None) -> np.ndarray | None:
         """Usages (or the count models' floor) of the scaled fit in the data's units; None stays None."""
@@ -108,18 +108,3 @@ class DataScale:
         c, b = self.factor, self.power
         return (Penalty(W_penalty.l1 * c ** (1 - b), W_penalty.l2 * c ** (2 - b)),
                 Penalty(H_penalty.l1 * c**-b, H_penalty.l2 * c**-b))
-
-
-class ScaledSource(RowSource):
-    """The blocks of ``inner`` divided by ``scale.factor``."""
-
-    def __init__(self, inner: RowSource, scale: DataScale) -> None:
-        self.inner, self.scale = inner, scale
-        self.n_rows, self.n_features, self.feature_names = inner.n_rows, inner.n_features, inner.feature_names
-
-    def blocks(self, n_blocks, dtype):
-        for rows, block in self.inner.blocks(n_blocks, dtype):
-            yield rows, self.scale.data(block)
-
-    def sample(self, max_rows, rng, dtype):
-        return self.scale.data(self.inner.sample(max_rows, rng, dtype))

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bcnmf.backend import column_sums, count_nonzero, max_row_total
-from bcnmf.backend.blocks import ArraySource, RowSource, as_source, is_out_of_core
+from bcnmf.backend.blocks import ArraySource, RowSource
+from bcnmf.backend.sources import as_source, is_out_of_core
 from bcnmf.models._common import allowed_mass, restrict_topics
 from bcnmf.models._scaling import DataScale
 from bcnmf.utils.validation import check_matrix, scan_source

@@ -684,18 +684,27 @@ def _alpha_schedule(alpha: float) -> list[float]:
 
 
 def _row_totals_and_usages(X, H: np.ndarray, batch_size: int, loss=None, refit: dict | None = None):
-    """Each row's total of ``X`` (in memory or a :class:`RowSource`, read block by block), and
-    with ``refit`` (keyword arguments of :func:`usages_for`) its usages with ``H`` fixed under
+    """Each row's total of ``X`` (in memory or a :class:`RowSource`, each block where it is read),
+    and with ``refit`` (keyword arguments of :func:`usages_for`) its usages with ``H`` fixed under
     ``loss``, else None."""
-    blocks = [(slice(None), X)] if not isinstance(X, RowSource) else X.blocks(n_blocks_for(X.n_rows, batch_size), H.dtype)
-    n_rows = X.shape[0] if not isinstance(X, RowSource) else X.n_rows
+    measure = partial(_block_totals_and_usages, H=H, loss=loss, refit=refit)
+    if isinstance(X, RowSource):
+        n_rows, results = X.n_rows, X.apply_blocks(measure, n_blocks_for(X.n_rows, batch_size), H.dtype)
+    else:
+        n_rows, results = X.shape[0], [(slice(None), measure(slice(None), X))]
     totals = np.empty(n_rows)
     usages = None if refit is None else np.empty((n_rows, H.shape[0]), dtype=H.dtype)
-    for rows, block in blocks:
-        totals[rows] = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
+    for rows, (block_totals, block_usages) in results:
+        totals[rows] = block_totals
         if usages is not None:
-            usages[rows] = usages_for(block, H, loss, **refit)
+            usages[rows] = block_usages
     return totals, usages
+
+
+def _block_totals_and_usages(rows: slice, block, *, H: np.ndarray, loss, refit: dict | None):
+    """One block's row totals and, with ``refit``, its usages (see :func:`_row_totals_and_usages`)."""
+    totals = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
+    return totals, None if refit is None else usages_for(block, H, loss, **refit)
 
 
 def _collapse(target: Term, background: Term, result, observed_max: list[float]) -> str | None:

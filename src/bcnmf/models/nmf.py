@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
+from bcnmf.backend.dask_source import rows_like
 from bcnmf.backend.device import check_device
 from bcnmf.engine import Term
 from bcnmf.losses import make_loss
@@ -227,7 +228,7 @@ class NMFModel(TransformerMixin, BaseEstimator):
         self.restart_objectives_ = scale.divergence(np.asarray(objectives))
         self.data_scale_ = scale.factor
         store_fit_metadata(self, names, n_features, term.loss)
-        return scale.to_data_units(term.W)
+        return rows_like(scale.to_data_units(term.W), X)
 
     def _fit_automatic(self, X, solver: str, *, W=None, H=None) -> np.ndarray:
         """Fit with the number of components chosen from the data (``"auto"``): many

@@ -22,6 +22,7 @@ from itertools import zip_longest
 
 import numpy as np
 
+from bcnmf.backend.dask_source import DaskSource, current_client
 from bcnmf.backend.multiplicative import EPSILON
 from bcnmf.backend.namespace import array_namespace
 from bcnmf.engine import (
@@ -34,9 +35,10 @@ from bcnmf.engine import (
     normalize_loadings,
 )
 from bcnmf.losses.penalty import Penalty
-from bcnmf.solvers.convergence import ConvergenceTest
-from bcnmf.solvers.placement import runs_on_device
+from bcnmf.solvers.distributed import run_distributed
 from bcnmf.solvers.full_batch import FitResult, NonFiniteError, all_finite
+from bcnmf.solvers.passes import PassRecord, evaluated, visit
+from bcnmf.solvers.placement import runs_on_device
 from bcnmf.utils.progress import progress_bar
 
 SCHEDULES = ("minibatch", "online")
@@ -65,16 +67,6 @@ class _Pass:
             total += term.weight * d
             scale += abs(term.weight) * d
         return total, scale
-
-
-def _visit(rule: UpdateRule, term: Term, rows: slice, block, H: np.ndarray, usage_iterations: int, evaluate: bool):
-    """Usage steps on one block's rows (in place in ``term.W``), then its loadings parts and, when
-    asked, its divergence at the new usages."""
-    block_term = Term(block, term.W[rows], term.loss, term.weight, term.penalty, term.topics)
-    for _ in range(usage_iterations - 1):
-        rule.usage_step(block_term, H)
-    parts = rule.usage_step(block_term, H, loadings_parts=True)
-    return parts, (block_term.divergence(H) if evaluate else 0.0)
 
 
 @runs_on_device
@@ -136,18 +128,20 @@ def run_block_updates(
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule={schedule!r}; choose one of {SCHEDULES}.")
+    client = cluster_of(terms) if schedule == "minibatch" else None
+    if client is not None:
+        return run_distributed(terms, H, client=client, dtype=dtype, max_epochs=max_epochs, tol=tol, rule=rule,
+                               eval_every=eval_every, warm_up=warm_up, H_penalty=H_penalty, damping=damping,
+                               normalize=normalize, total_caps=total_caps, verbose=verbose, description=description)
     xp = array_namespace(H)
     exponent = damping * min(term.loss.mu_exponent for term in terms)
     online = OnlineStatistics(H, exponent, forget_factor, n_blocks) if schedule == "online" else None
-    curve, iterations = [], []
-    term_curves: list[list[float]] = [[] for _ in terms]
+    record = PassRecord.start(terms, H, tol, eval_every, description)
     converged, epoch = False, 0
-    test = ConvergenceTest(tol, H, watch_loadings=any(term.weight < 0 for term in terms))
     with progress_bar(total=max_epochs, desc=description, disable=not verbose) as bar:
         for epoch in range(1, max_epochs + 1):
             usage_iterations = 1 + (warm_up if epoch == 1 else 0)
-            # Divergences cost a pass of their own; take them only where the curve and tol need them.
-            evaluate = epoch % eval_every == 0 or epoch == max_epochs or epoch == 1
+            evaluate = evaluated(epoch, eval_every, max_epochs)
             totals = _Pass(terms)
             streams = [term.X.blocks(n_blocks, dtype) for term in terms]
             for step in zip_longest(*streams):
@@ -155,7 +149,7 @@ def run_block_updates(
                 for index, (term, item) in enumerate(zip(terms, step)):
                     if item is None:
                         continue
-                    parts, divergence = _visit(rule, term, *item, H, usage_iterations, evaluate)
+                    parts, divergence = visit(rule, term, *item, H, usage_iterations, evaluate)
                     totals.add(index, parts, divergence)
                     active.append((term, parts))
                 if online is not None:
@@ -179,22 +173,19 @@ def run_block_updates(
             if not evaluate:
                 continue
             current, scale = totals.objective(H_evaluated, H_penalty)
-            if not np.isfinite(current):
-                raise NonFiniteError(f"{description}: the objective became non-finite in pass {epoch}")
-            curve.append(current)
-            iterations.append(epoch)
-            for values, d in zip(term_curves, totals.divergences):
-                values.append(d)
             bar.set_postfix(objective=f"{current:.6g}", refresh=False)
-            if len(curve) >= 2 and epoch % eval_every == 0 and epoch - iterations[-2] == eval_every:
-                if test(curve[-2], current, scale, H_evaluated):
-                    converged = True
-                    break
-            else:
-                # An evaluation off the eval_every grid (the first pass) starts the next window.
-                test.loadings_change(H_evaluated)
-    return FitResult(H=H, n_iter=epoch, converged=converged, objective=curve[-1],
-                     objective_curve=curve, iterations=iterations, term_curves=term_curves)
+            if record.add(epoch, current, scale, totals.divergences, H_evaluated):
+                converged = True
+                break
+    return record.result(H, epoch, converged)
+
+
+def cluster_of(terms: list[Term]):
+    """The Dask client to run on when every term's data are a Dask array and a
+    ``dask.distributed`` client is in use; None otherwise (blocks are then read here)."""
+    if not all(isinstance(term.X, DaskSource) for term in terms):
+        return None
+    return current_client()
 
 
 class OnlineStatistics:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -156,31 +157,39 @@ class SourceSummary:
     empty_rows: int
     nonzeros: int
 
+    def combined(self, other: SourceSummary) -> SourceSummary:
+        """The summary of this part of the rows and ``other`` together."""
+        return SourceSummary(self.column_sums + other.column_sums, max(self.max_row_total, other.max_row_total),
+                             self.empty_rows + other.empty_rows, self.nonzeros + other.nonzeros)
+
 
 def scan_source(source, name: str, dtype, *, allow_zeros: bool = True, n_blocks: int = 1) -> SourceSummary:
     """Check every block of an out-of-core source as :func:`check_matrix` checks a matrix, and sum it.
 
-    Errors name the rows of the offending block, so the user can find it in the file.
+    Errors name the rows of the offending block, so the user can find it in the file. Blocks are
+    checked where they are read (on the workers, for a source spread over a Dask cluster).
     """
     if source.n_rows == 0 or source.n_features == 0:
         raise ValueError(f"{name} is empty (shape {(source.n_rows, source.n_features)}); it needs samples and features.")
-    column_sums = np.zeros(source.n_features)
-    max_row_total, empty_rows, nonzeros = 0.0, 0, 0
-    for rows, block in source.blocks(n_blocks, dtype):
-        if block.shape[1] != source.n_features:
-            raise ValueError(f"{name} rows {rows.start}-{rows.stop - 1} have {block.shape[1]} features, not "
-                             f"{source.n_features}; every block needs the same features.")
-        _check_values(block, block.data if sp.issparse(block) else block, f"{name} (rows {rows.start}-{rows.stop - 1})",
-                      allow_zeros)
-        column_sums += np.asarray(block.sum(axis=0, dtype=np.float64)).ravel()
-        row_totals = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
-        max_row_total = max(max_row_total, float(row_totals.max(initial=0.0)))
-        empty_rows += int(np.count_nonzero(row_totals == 0))
-        nonzeros += int(np.count_nonzero(block.data if sp.issparse(block) else block))
-    if empty_rows:
-        warnings.warn(f"{name} has {empty_rows} all-zero rows (samples); their usages will be zero.",
+    summary = source.reduce_blocks(partial(summarize_block, name=name, n_features=source.n_features,
+                                           allow_zeros=allow_zeros), SourceSummary.combined, n_blocks, dtype)
+    if summary.empty_rows:
+        warnings.warn(f"{name} has {summary.empty_rows} all-zero rows (samples); their usages will be zero.",
                       DataWarning, stacklevel=3)
-    return SourceSummary(column_sums, max_row_total, empty_rows, nonzeros)
+    return summary
+
+
+def summarize_block(rows: slice, block, *, name: str, n_features: int, allow_zeros: bool) -> SourceSummary:
+    """Check one block of rows ``rows`` of ``name`` and sum it (:func:`scan_source`'s per-block part)."""
+    if block.shape[1] != n_features:
+        raise ValueError(f"{name} rows {rows.start}-{rows.stop - 1} have {block.shape[1]} features, not "
+                         f"{n_features}; every block needs the same features.")
+    _check_values(block, block.data if sp.issparse(block) else block, f"{name} (rows {rows.start}-{rows.stop - 1})",
+                  allow_zeros)
+    row_totals = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
+    return SourceSummary(np.asarray(block.sum(axis=0, dtype=np.float64)).ravel(), float(row_totals.max(initial=0.0)),
+                         int(np.count_nonzero(row_totals == 0)),
+                         int(np.count_nonzero(block.data if sp.issparse(block) else block)))
 
 
 def _warn_empty_rows(X, name: str) -> None:
