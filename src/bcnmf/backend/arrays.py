@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import scipy.sparse as sp
 
-from bcnmf.backend.namespace import array_namespace, to_float
+from bcnmf.backend.namespace import array_namespace, is_device_csr, to_float
 
 #: Largest dense intermediate (in elements) a loss may build for one chunk of rows. Sparse
 #: input must never be densified whole; 2**22 float32 elements is 16 MiB.
@@ -17,7 +17,7 @@ MAX_CHUNK_ELEMENTS = 2**22
 def is_sparse(X: object) -> bool:
     """Return True for any SciPy sparse matrix or array, and for sparse data on a PyTorch device
     (:class:`~bcnmf.backend.torch_sparse.DeviceCSR`)."""
-    return sp.issparse(X) or type(X).__name__ == "DeviceCSR"
+    return sp.issparse(X) or is_device_csr(X)
 
 
 def row_chunks(n_rows: int, n_cols: int, max_elements: int = MAX_CHUNK_ELEMENTS) -> Iterator[slice]:
@@ -29,7 +29,7 @@ def row_chunks(n_rows: int, n_cols: int, max_elements: int = MAX_CHUNK_ELEMENTS)
 
 def to_dense_rows(X, rows: slice):
     """Dense copy of a slice of rows (only ever called on a bounded chunk), in ``X``'s library."""
-    if type(X).__name__ == "DeviceCSR":
+    if is_device_csr(X):
         return X.dense_rows(rows)
     block = X[rows]
     return block.toarray() if sp.issparse(block) else block

@@ -44,10 +44,12 @@ def rows_like(W: np.ndarray, X):
     return da.from_array(W, chunks=(X.chunks[0], -1))
 
 
-def zip_pairs(items: list) -> list[tuple]:
-    """``items`` in consecutive pairs, the last alone when their number is odd: one level of a
-    tree reduction."""
-    return [tuple(items[i:i + 2]) for i in range(0, len(items), 2)]
+def tree_fold(items: list, combine: Callable):
+    """``items`` combined pairwise, level by level, into one (``combine(a, b)`` builds each
+    combination, as a task or a delayed call): a tree reduction's shape, about log2(len) deep."""
+    while len(items) > 1:
+        items = [combine(*items[i:i + 2]) if i + 1 < len(items) else items[i] for i in range(0, len(items), 2)]
+    return items[0]
 
 
 def _prepared(block, dtype, transforms: tuple) -> object:
@@ -109,10 +111,7 @@ class DaskSource(RowSource):
         import dask
 
         apply, fold = dask.delayed(function, pure=True), dask.delayed(combine, pure=True)
-        level = [apply(rows, block) for rows, block in self.delayed_blocks(dtype)]
-        while len(level) > 1:
-            level = [fold(*pair) if len(pair) == 2 else pair[0] for pair in zip_pairs(level)]
-        return level[0].compute()
+        return tree_fold([apply(rows, block) for rows, block in self.delayed_blocks(dtype)], fold).compute()
 
     def sample(self, max_rows: int, rng: np.random.Generator, dtype):
         keep = self._sample_rows(max_rows, rng)

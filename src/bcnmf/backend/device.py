@@ -14,7 +14,7 @@ import numpy as np
 
 from bcnmf.backend.arrays import is_sparse
 from bcnmf.backend.blocks import RowSource
-from bcnmf.backend.namespace import is_torch
+from bcnmf.backend.namespace import is_device_csr, is_tensor
 
 #: What ``device=`` says when torch is missing.
 INSTALL_HINT = 'install PyTorch (pip install "bcnmf[gpu]") or leave device=None for the NumPy backend'
@@ -59,7 +59,7 @@ def to_device(x, device: str):
 
     if isinstance(x, RowSource):
         return DeviceSource(x, device)
-    if is_sparse(x) and not is_torch(x):
+    if is_sparse(x) and not is_device_csr(x):
         from bcnmf.backend.torch_sparse import DeviceCSR
 
         return DeviceCSR.from_scipy(x.tocsr(), device, torch.from_numpy(np.zeros(0, x.dtype)).dtype)
@@ -72,7 +72,7 @@ def to_device(x, device: str):
 
 def to_host(x):
     """``x`` as a NumPy array if it is a tensor; anything else unchanged."""
-    if is_torch(x) and hasattr(x, "detach"):
+    if is_tensor(x):
         return x.detach().cpu().numpy()
     return x
 
@@ -80,7 +80,7 @@ def to_host(x):
 def like(x, reference):
     """``x`` (an array or anything else) where ``reference`` lives: on its device if it is a
     tensor, on the host otherwise."""
-    if is_torch(reference) and hasattr(reference, "device"):
+    if is_tensor(reference):
         return to_device(x, str(reference.device))
     return to_host(x)
 
@@ -89,7 +89,7 @@ def move_arrays(obj: object, convert) -> None:
     """Apply ``convert`` to every array (NumPy or tensor, not 0-d) held as an attribute of ``obj``,
     in place: the per-feature parameters of a loss."""
     for name, value in list(vars(obj).items()):
-        if (isinstance(value, np.ndarray) and value.ndim > 0) or (is_torch(value) and hasattr(value, "detach")):
+        if (isinstance(value, np.ndarray) and value.ndim > 0) or is_tensor(value):
             setattr(obj, name, convert(value))
 
 

@@ -13,9 +13,20 @@ import array_api_compat.numpy as numpy_namespace
 from scipy import special
 
 
+def is_device_csr(x: object) -> bool:
+    """True for a :class:`~bcnmf.backend.torch_sparse.DeviceCSR` (checked without importing
+    PyTorch)."""
+    return type(x).__name__ == "DeviceCSR"
+
+
+def is_tensor(x: object) -> bool:
+    """True for a PyTorch tensor (checked without importing PyTorch; devices and dtypes are not)."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+
+
 def is_torch(x: object) -> bool:
     """True for a PyTorch tensor or a :class:`~bcnmf.backend.torch_sparse.DeviceCSR`."""
-    return type(x).__module__.startswith("torch") or type(x).__name__ == "DeviceCSR"
+    return is_tensor(x) or is_device_csr(x)
 
 
 def array_namespace(*arrays) -> ModuleType:

@@ -58,10 +58,7 @@ class NegativeBinomial(ElementwiseLoss):
         the size lives)."""
         if self._size is None:
             raise RuntimeError("NegativeBinomial used before its dispersion was set or estimated")
-        if getattr(self._size, "ndim", 0) == 0:  # one size for every feature
-            return float(self._size)
-        size = self._size[cols]
-        return array_namespace(size).astype(size, dtype)
+        return _at_features(self._size, cols, dtype)
 
     def _nb_div(self, x, v, r):
         xp = array_namespace(v)
@@ -137,10 +134,7 @@ class ZeroInflatedNegativeBinomial(NegativeBinomial):
     def _pi(self, cols, dtype):
         if self.zero_inflation_ is None:
             raise RuntimeError("ZeroInflatedNegativeBinomial used before its zero inflation was set")
-        if getattr(self.zero_inflation_, "ndim", 0) == 0:
-            return float(self.zero_inflation_)
-        pi = self.zero_inflation_[cols]
-        return array_namespace(pi).astype(pi, dtype)
+        return _at_features(self.zero_inflation_, cols, dtype)
 
     def _entry_rule(self, n_features, dtype):
         return make_rule(ZINB, n_features, dtype, offset=self.offset, size=self._r(slice(None), np.float64),
@@ -197,6 +191,15 @@ class ZeroInflatedNegativeBinomial(NegativeBinomial):
                 total += xp.sum(xp.where(x > 0, 0.0, z), axis=0)
             self.zero_inflation_ = xp.clip(total / W.shape[0], 0.0, 1.0 - 1e-6)
         super().fit_nuisance(X, W, H)
+
+
+def _at_features(parameter, cols, dtype):
+    """A per-feature ``parameter`` at features ``cols`` in ``dtype`` (a NumPy or PyTorch dtype,
+    matching where it lives); one value for every feature as a number."""
+    if getattr(parameter, "ndim", 0) == 0:
+        return float(parameter)
+    values = parameter[cols]
+    return array_namespace(values).astype(values, dtype)
 
 
 def _is_zero(x) -> bool:

@@ -18,10 +18,11 @@ from __future__ import annotations
 import operator
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-from bcnmf.backend.dask_source import zip_pairs
+from bcnmf.backend.dask_source import tree_fold
 from bcnmf.engine import (
     MULTIPLICATIVE,
     Parts,
@@ -68,14 +69,6 @@ def visit_block(rule: UpdateRule, loss: Loss, weight: float, penalty: Penalty, t
                               usage_iterations, evaluate)
     return W, BlockSummary(tuple(parts), divergence, W.sum(axis=0, dtype=np.float64), penalty.value(W),
                            bool(np.isfinite(W).all()))
-
-
-def _tree_sum(client, futures: list):
-    """One future of the blocks' summaries combined, pairwise level by level on the workers."""
-    while len(futures) > 1:
-        futures = [client.submit(BlockSummary.combined, *pair, pure=False, priority=2) if len(pair) == 2 else pair[0]
-                   for pair in zip_pairs(futures)]
-    return futures[0]
 
 
 def run_distributed(
@@ -143,8 +136,9 @@ def run_distributed(
                               for block, W in zip(data, usages[index])]
                     usages[index] = [client.submit(operator.itemgetter(0), visit, pure=False, priority=2)
                                      for visit in visits]
-                    summaries.append(_tree_sum(client, [client.submit(operator.itemgetter(1), visit, pure=False,
-                                                                      priority=2) for visit in visits]))
+                    summaries.append(tree_fold(
+                        [client.submit(operator.itemgetter(1), visit, pure=False, priority=2) for visit in visits],
+                        partial(client.submit, BlockSummary.combined, pure=False, priority=2)))
                     del data, visits
                     scales[index] = None
                 totals: list[BlockSummary] = client.gather(summaries)
